@@ -1,0 +1,5 @@
+"""User-facing failures, each turned into one line and exit code 2 by the CLIs."""
+
+
+class ScenarioError(ValueError):
+    """A Scenario field is outside its documented range; the message names the flag."""

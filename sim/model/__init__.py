@@ -1,0 +1,1 @@
+"""The model's parts, each mirroring one piece of the real stack."""

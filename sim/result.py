@@ -1,0 +1,143 @@
+"""The Result schema shared by the model and the validation harness (one module, one format).
+
+Times are seconds from the moment the burst is fired. A request's `handled_at` is when its
+"Handling i" print happens; `loop_blocked` lists every interval the loop thread did not answer
+for more than BLOCK_MIN seconds; a freeze is such an interval of at least `freeze_threshold`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+BLOCK_MIN = 0.05
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    i: int
+    sent_at: float | None
+    handled_at: float | None
+    completed_at: float | None
+    status: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    handled_before_freeze: int
+    freezes: int
+    frozen_seconds: float
+    first_freeze_at: float | None
+    makespan: float
+    ok: int
+    server_errors: int
+    client_errors: int
+    latency_p50: float | None
+    latency_p99: float | None
+
+
+@dataclass(frozen=True)
+class Result:
+    params: dict[str, Any]
+    requests: tuple[RequestRecord, ...]
+    loop_blocked: tuple[tuple[float, float], ...]
+    summary: Summary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": dict(self.params),
+            "requests": [asdict(r) for r in self.requests],
+            "loop_blocked": [list(b) for b in self.loop_blocked],
+            "summary": asdict(self.summary),
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        return cls(
+            params=dict(data["params"]),
+            requests=tuple(RequestRecord(**r) for r in data["requests"]),
+            loop_blocked=tuple((float(a), float(b)) for a, b in data["loop_blocked"]),
+            summary=Summary(**data["summary"]),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        return cls.from_dict(json.loads(text))
+
+
+def build_result(
+    params: dict[str, Any],
+    requests: Iterable[RequestRecord],
+    loop_blocked: Iterable[tuple[float, float]],
+    freeze_threshold: float,
+    digits: int = 6,
+) -> Result:
+    """Round times (so model output is stable text) and derive the summary from the timeline."""
+    rows = tuple(
+        sorted(
+            (
+                RequestRecord(
+                    i=r.i,
+                    sent_at=_round(r.sent_at, digits),
+                    handled_at=_round(r.handled_at, digits),
+                    completed_at=_round(r.completed_at, digits),
+                    status=r.status,
+                    error=r.error,
+                )
+                for r in requests
+            ),
+            key=lambda r: r.i,
+        )
+    )
+    blocks = tuple(
+        (round(a, digits), round(b, digits)) for a, b in loop_blocked if b - a > BLOCK_MIN
+    )
+    return Result(params, rows, blocks, summarize(rows, blocks, freeze_threshold))
+
+
+def summarize(
+    requests: Sequence[RequestRecord],
+    loop_blocked: Sequence[tuple[float, float]],
+    freeze_threshold: float,
+) -> Summary:
+    freezes = [(a, b) for a, b in loop_blocked if b - a >= freeze_threshold]
+    first = freezes[0][0] if freezes else None
+    handled = [r.handled_at for r in requests if r.handled_at is not None]
+    before = sum(1 for h in handled if first is None or h < first)
+    ends = [r.completed_at for r in requests if r.completed_at is not None]
+    latencies = sorted(
+        r.completed_at - r.sent_at
+        for r in requests
+        if r.completed_at is not None and r.sent_at is not None and r.status == 200
+    )
+    return Summary(
+        handled_before_freeze=before,
+        freezes=len(freezes),
+        frozen_seconds=round(sum(b - a for a, b in freezes), 6),
+        first_freeze_at=first,
+        makespan=round(max(ends, default=0.0), 6),
+        ok=sum(1 for r in requests if r.status == 200),
+        server_errors=sum(1 for r in requests if r.status is not None and r.status >= 500),
+        client_errors=sum(1 for r in requests if r.status is None),
+        latency_p50=_quantile(latencies, 0.50),
+        latency_p99=_quantile(latencies, 0.99),
+    )
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank quantile: a value that actually occurred, no interpolation."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return round(sorted_values[rank - 1], 6)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

@@ -1,0 +1,248 @@
+"""Scenario: the frozen, validated parameters of one run, named as SQLAlchemy/FastAPI name them.
+
+Every field has one `Field` spec (flag, parser, allowed range) shared by the CLI, the sweep's axes,
+the harness and the validator, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from sim.errors import ScenarioError
+from sim.stacks import STACKS, StackProfile
+
+ENDPOINTS = ("async-sync-session", "sync", "async-session")
+CLIENTS = ("in-process", "external")
+LOOPS = ("auto", "asyncio", "uvloop")
+ARRIVAL_KINDS = ("burst", "poisson", "closed", "trace")
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A parsed `--arrival`: burst, poisson:RATE, closed:USERS or trace:FILE."""
+
+    kind: str
+    rate: float = 0.0
+    users: int = 0
+    trace: tuple[float, ...] = ()
+
+
+def _parse_none_or_float(text: Any) -> float | None:
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("none", "")):
+        return None
+    return _float(text)
+
+
+def _int(text: Any) -> int:
+    if isinstance(text, bool):
+        raise ValueError(text)
+    if isinstance(text, float) and not text.is_integer():
+        raise ValueError(text)
+    return int(text) if not isinstance(text, str) else int(text.strip())
+
+
+def _float(text: Any) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one Scenario field is given on the command line and what it accepts."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    ok: Callable[[Any], bool]
+    allowed: str
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _arrival_ok(text: str) -> bool:
+    try:
+        parse_arrival(text)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], bool]:
+    return lambda v: v in options
+
+
+SPECS: dict[str, Spec] = {
+    s.name: s
+    for s in (
+        Spec("pool_size", _int, lambda v: v >= 0, "an integer >= 0 (0 = unlimited)",
+             "QueuePool pool_size"),
+        Spec("max_overflow", _int, lambda v: v >= -1, "an integer >= -1 (-1 = unlimited)",
+             "QueuePool max_overflow"),
+        Spec("pool_timeout", _float, lambda v: v > 0, "a number of seconds > 0",
+             "seconds a checkout waits before TimeoutError"),
+        Spec("requests", _int, lambda v: 1 <= v <= 1_000_000, "an integer from 1 to 1000000",
+             "burst size (or cap on total requests for other arrivals)"),
+        Spec("async_work", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "seconds awaited after the query"),
+        Spec("query_time", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "time one SELECT takes on the connection"),
+        Spec("connect_time", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "time to open a new DBAPI connection"),
+        Spec("request_cpu", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "loop CPU per request: HTTP parse, routing, serialisation"),
+        Spec("thread_handoff", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "latency of handing a call to a worker thread and back"),
+        Spec("client_setup_cpu", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "in-process client: loop CPU to build one httpx.AsyncClient (SSL context)"),
+        Spec("client_request_cpu", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "in-process client: loop CPU to send one request and read its response"),
+        Spec("endpoint", str, _choice(ENDPOINTS), "one of " + ", ".join(ENDPOINTS),
+             "endpoint style"),
+        Spec("stack", str, _choice(tuple(STACKS)), "one of " + ", ".join(STACKS),
+             "semantics profile"),
+        Spec("loop", str, _choice(LOOPS), "one of " + ", ".join(LOOPS),
+             "event loop implementation (auto = the stack's default)"),
+        Spec("client", str, _choice(CLIENTS), "one of " + ", ".join(CLIENTS), "client kind"),
+        Spec("arrival", str, _arrival_ok,
+             "burst, poisson:RATE (RATE > 0), closed:USERS (USERS >= 1) or trace:FILE",
+             "how requests arrive"),
+        Spec("duration", _float, lambda v: v > 0, "a number of seconds > 0",
+             "length of poisson/closed traffic"),
+        Spec("think_time", _float, lambda v: v >= 0, "a number of seconds >= 0",
+             "closed-loop users: pause between a response and the next request"),
+        Spec("client_timeout", _parse_none_or_float, lambda v: v is None or v > 0,
+             "a number of seconds > 0, or none", "client read time-out"),
+        Spec("cpus", _int, lambda v: 1 <= v <= 1024, "an integer from 1 to 1024",
+             "CPU count that sizes era2020's default thread pool"),
+        Spec("seed", _int, lambda v: 0 <= v < 2**63, "an integer from 0 to 2**63-1",
+             "seed for every random draw"),
+        Spec("freeze_threshold", _float, lambda v: v > 0, "a number of seconds > 0",
+             "a loop block at least this long counts as a freeze"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One run's parameters. Construct through `Scenario.create` to get validation and parsing."""
+
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout: float = 30.0
+    requests: int = 20
+    async_work: float = 0.1
+    # Costs measured on a 2-core cloud VM with PostgreSQL 15 on loopback (validation calibrate).
+    query_time: float = 0.0012
+    connect_time: float = 0.004
+    request_cpu: float = 0.0008
+    thread_handoff: float = 0.0002
+    client_setup_cpu: float = 0.05
+    client_request_cpu: float = 0.001
+    endpoint: str = "async-sync-session"
+    stack: str = "era2020"
+    loop: str = "auto"
+    client: str = "in-process"
+    arrival: str = "burst"
+    duration: float = 10.0
+    think_time: float = 0.0
+    client_timeout: float | None = None
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    seed: int = 0
+    freeze_threshold: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            spec = SPECS[f.name]
+            value = getattr(self, f.name)
+            try:
+                parsed = spec.parse(value)
+                good = spec.ok(parsed)
+            except (TypeError, ValueError, AttributeError):
+                good = False
+            if not good:
+                raise ScenarioError(f"{spec.flag} must be {spec.allowed}, got {value!r}")
+            object.__setattr__(self, f.name, parsed)
+        if self.loop == "auto":
+            object.__setattr__(self, "loop", self.profile.default_loop)
+
+    @classmethod
+    def create(cls, **values: Any) -> Scenario:
+        unknown = sorted(set(values) - set(SPECS))
+        if unknown:
+            raise ScenarioError(
+                f"unknown scenario field {unknown[0]!r}; known: {', '.join(SPECS)}"
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_profile(cls, path: str | Path, **overrides: Any) -> Scenario:
+        """Defaults from a `validation calibrate` cost profile, then the given overrides."""
+        try:
+            costs = json.loads(Path(path).read_text())["costs"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ScenarioError(f"--profile {path}: not a calibration profile ({exc})") from exc
+        return cls.create(**{**costs, **overrides})
+
+    @property
+    def profile(self) -> StackProfile:
+        return STACKS[self.stack]
+
+    @property
+    def capacity(self) -> float:
+        """pool_size + max_overflow connections, inf where SQLAlchemy puts no limit."""
+        if self.pool_size == 0 or self.max_overflow == -1:
+            return math.inf
+        return self.pool_size + self.max_overflow
+
+    @property
+    def threads(self) -> int:
+        return self.profile.threads(self.cpus)
+
+    @property
+    def arrival_spec(self) -> Arrival:
+        return parse_arrival(self.arrival)
+
+    def to_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> Scenario:
+        return replace(self, **changes)
+
+
+def parse_arrival(text: str) -> Arrival:
+    """Parse `--arrival`; raise ValueError on anything outside the documented forms."""
+    kind, _, arg = str(text).partition(":")
+    if kind == "burst" and not arg:
+        return Arrival("burst")
+    if kind == "poisson":
+        rate = _float(arg)
+        if rate > 0:
+            return Arrival("poisson", rate=rate)
+    if kind == "closed":
+        users = _int(arg)
+        if users >= 1:
+            return Arrival("closed", users=users)
+    if kind == "trace" and arg:
+        return Arrival("trace", trace=load_trace(arg))
+    raise ValueError(text)
+
+
+def load_trace(path: str) -> tuple[float, ...]:
+    """Send times from a JSON list of seconds, or from a Result whose rows carry `sent_at`."""
+    data = json.loads(Path(path).read_text())
+    if isinstance(data, dict):
+        data = [r["sent_at"] for r in data["requests"] if r.get("sent_at") is not None]
+    times = tuple(sorted(_float(t) for t in data))
+    if not times or times[0] < 0:
+        raise ValueError(path)
+    return times
