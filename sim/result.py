@@ -109,8 +109,10 @@ def summarize(
 ) -> Summary:
     freezes = [(a, b) for a, b in loop_blocked if b - a >= freeze_threshold]
     first = freezes[0][0] if freezes else None
-    handled = [r.handled_at for r in requests if r.handled_at is not None]
-    before = sum(1 for h in handled if first is None or h < first)
+    # A freeze starts with the loop iteration that ends in the blocking checkout; requests that
+    # iteration handled before the block got through, so count up to the freeze's end.
+    first_end = freezes[0][1] if freezes else math.inf
+    before = sum(1 for r in requests if r.handled_at is not None and r.handled_at < first_end)
     ends = [r.completed_at for r in requests if r.completed_at is not None]
     latencies = sorted(
         r.completed_at - r.sent_at

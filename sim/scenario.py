@@ -84,50 +84,146 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], bool]:
 SPECS: dict[str, Spec] = {
     s.name: s
     for s in (
-        Spec("pool_size", _int, lambda v: v >= 0, "an integer >= 0 (0 = unlimited)",
-             "QueuePool pool_size"),
-        Spec("max_overflow", _int, lambda v: v >= -1, "an integer >= -1 (-1 = unlimited)",
-             "QueuePool max_overflow"),
-        Spec("pool_timeout", _float, lambda v: v > 0, "a number of seconds > 0",
-             "seconds a checkout waits before TimeoutError"),
-        Spec("requests", _int, lambda v: 1 <= v <= 1_000_000, "an integer from 1 to 1000000",
-             "burst size (or cap on total requests for other arrivals)"),
-        Spec("async_work", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "seconds awaited after the query"),
-        Spec("query_time", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "time one SELECT takes on the connection"),
-        Spec("connect_time", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "time to open a new DBAPI connection"),
-        Spec("request_cpu", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "loop CPU per request: HTTP parse, routing, serialisation"),
-        Spec("thread_handoff", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "latency of handing a call to a worker thread and back"),
-        Spec("client_setup_cpu", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "in-process client: loop CPU to build one httpx.AsyncClient (SSL context)"),
-        Spec("client_request_cpu", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "in-process client: loop CPU to send one request and read its response"),
-        Spec("endpoint", str, _choice(ENDPOINTS), "one of " + ", ".join(ENDPOINTS),
-             "endpoint style"),
-        Spec("stack", str, _choice(tuple(STACKS)), "one of " + ", ".join(STACKS),
-             "semantics profile"),
-        Spec("loop", str, _choice(LOOPS), "one of " + ", ".join(LOOPS),
-             "event loop implementation (auto = the stack's default)"),
+        Spec(
+            "pool_size",
+            _int,
+            lambda v: v >= 0,
+            "an integer >= 0 (0 = unlimited)",
+            "QueuePool pool_size",
+        ),
+        Spec(
+            "max_overflow",
+            _int,
+            lambda v: v >= -1,
+            "an integer >= -1 (-1 = unlimited)",
+            "QueuePool max_overflow",
+        ),
+        Spec(
+            "pool_timeout",
+            _float,
+            lambda v: v > 0,
+            "a number of seconds > 0",
+            "seconds a checkout waits before TimeoutError",
+        ),
+        Spec(
+            "requests",
+            _int,
+            lambda v: 1 <= v <= 1_000_000,
+            "an integer from 1 to 1000000",
+            "burst size (or cap on total requests for other arrivals)",
+        ),
+        Spec(
+            "async_work",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "seconds awaited after the query",
+        ),
+        Spec(
+            "query_time",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "time one SELECT takes on the connection",
+        ),
+        Spec(
+            "connect_time",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "time to open a new DBAPI connection",
+        ),
+        Spec(
+            "request_cpu",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "loop CPU per request: HTTP parse, routing, serialisation",
+        ),
+        Spec(
+            "thread_handoff",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "latency of handing a call to a worker thread and back",
+        ),
+        Spec(
+            "client_setup_cpu",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "in-process client: loop CPU to build one httpx.AsyncClient (SSL context)",
+        ),
+        Spec(
+            "client_request_cpu",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "in-process client: loop CPU to send one request and read its response",
+        ),
+        Spec(
+            "endpoint", str, _choice(ENDPOINTS), "one of " + ", ".join(ENDPOINTS), "endpoint style"
+        ),
+        Spec(
+            "stack", str, _choice(tuple(STACKS)), "one of " + ", ".join(STACKS), "semantics profile"
+        ),
+        Spec(
+            "loop",
+            str,
+            _choice(LOOPS),
+            "one of " + ", ".join(LOOPS),
+            "event loop implementation (auto = the stack's default)",
+        ),
         Spec("client", str, _choice(CLIENTS), "one of " + ", ".join(CLIENTS), "client kind"),
-        Spec("arrival", str, _arrival_ok,
-             "burst, poisson:RATE (RATE > 0), closed:USERS (USERS >= 1) or trace:FILE",
-             "how requests arrive"),
-        Spec("duration", _float, lambda v: v > 0, "a number of seconds > 0",
-             "length of poisson/closed traffic"),
-        Spec("think_time", _float, lambda v: v >= 0, "a number of seconds >= 0",
-             "closed-loop users: pause between a response and the next request"),
-        Spec("client_timeout", _parse_none_or_float, lambda v: v is None or v > 0,
-             "a number of seconds > 0, or none", "client read time-out"),
-        Spec("cpus", _int, lambda v: 1 <= v <= 1024, "an integer from 1 to 1024",
-             "CPU count that sizes era2020's default thread pool"),
-        Spec("seed", _int, lambda v: 0 <= v < 2**63, "an integer from 0 to 2**63-1",
-             "seed for every random draw"),
-        Spec("freeze_threshold", _float, lambda v: v > 0, "a number of seconds > 0",
-             "a loop block at least this long counts as a freeze"),
+        Spec(
+            "arrival",
+            str,
+            _arrival_ok,
+            "burst, poisson:RATE (RATE > 0), closed:USERS (USERS >= 1) or trace:FILE",
+            "how requests arrive",
+        ),
+        Spec(
+            "duration",
+            _float,
+            lambda v: v > 0,
+            "a number of seconds > 0",
+            "length of poisson/closed traffic",
+        ),
+        Spec(
+            "think_time",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "closed-loop users: pause between a response and the next request",
+        ),
+        Spec(
+            "client_timeout",
+            _parse_none_or_float,
+            lambda v: v is None or v > 0,
+            "a number of seconds > 0, or none",
+            "client read time-out",
+        ),
+        Spec(
+            "cpus",
+            _int,
+            lambda v: 1 <= v <= 1024,
+            "an integer from 1 to 1024",
+            "CPU count that sizes era2020's default thread pool",
+        ),
+        Spec(
+            "seed",
+            _int,
+            lambda v: 0 <= v < 2**63,
+            "an integer from 0 to 2**63-1",
+            "seed for every random draw",
+        ),
+        Spec(
+            "freeze_threshold",
+            _float,
+            lambda v: v > 0,
+            "a number of seconds > 0",
+            "a loop block at least this long counts as a freeze",
+        ),
     )
 }
 
@@ -145,7 +241,7 @@ class Scenario:
     query_time: float = 0.0012
     connect_time: float = 0.004
     request_cpu: float = 0.0008
-    thread_handoff: float = 0.0002
+    thread_handoff: float = 0.0
     client_setup_cpu: float = 0.05
     client_request_cpu: float = 0.001
     endpoint: str = "async-sync-session"
@@ -179,9 +275,7 @@ class Scenario:
     def create(cls, **values: Any) -> Scenario:
         unknown = sorted(set(values) - set(SPECS))
         if unknown:
-            raise ScenarioError(
-                f"unknown scenario field {unknown[0]!r}; known: {', '.join(SPECS)}"
-            )
+            raise ScenarioError(f"unknown scenario field {unknown[0]!r}; known: {', '.join(SPECS)}")
         return cls(**values)
 
     @classmethod

@@ -15,10 +15,11 @@ LoopKind = Literal["asyncio", "uvloop"]
 class StackProfile:
     name: str
     description: str
-    # Worker threads that run sync dependencies and `def` endpoints, as a function of CPU count.
-    # era2020: starlette 0.13 `run_in_threadpool` -> loop.run_in_executor(None, ...), whose default
-    # ThreadPoolExecutor has min(32, cpu + 4) workers (CPython 3.8 concurrent/futures/thread.py).
-    # modern: anyio.to_thread.run_sync with the default CapacityLimiter(40).
+    # Worker threads that run sync dependencies and `def` endpoints.
+    # "default-executor": starlette 0.13 `run_in_threadpool` -> loop.run_in_executor(None, ...),
+    # a ThreadPoolExecutor of min(32, cpu + 4) workers (CPython 3.8 concurrent/futures/thread.py).
+    # "anyio-limiter": anyio.to_thread.run_sync under the default CapacityLimiter(40).
+    thread_pool: Literal["default-executor", "anyio-limiter"]
     fixed_threads: int | None
     # FastAPI >= 0.82 runs a yield dependency's exit on its own CapacityLimiter(1)
     # (fastapi/concurrency.py contextmanager_in_threadpool), so teardown never queues behind
@@ -27,9 +28,6 @@ class StackProfile:
     # Whether the yield dependency's exit runs after the response is sent (FastAPI 0.61 via the
     # app-level AsyncExitStack; today's default) or before it (FastAPI 0.106-0.117).
     teardown_after_response: bool
-    # Extra loop hops a thread hand-off costs beyond the future wake-up: anyio's run_sync passes
-    # a cancel-shielded checkpoint (sleep(0)) when it takes a limiter token.
-    threadpool_extra_hops: int
     # Python 3.8's asyncio.wait(fs) wraps coroutines in tasks from a set(): start order is
     # scrambled. Python 3.11 needs tasks, which the harness creates in order.
     client_start_scrambled: bool
@@ -47,10 +45,10 @@ STACKS: dict[str, StackProfile] = {
     "era2020": StackProfile(
         name="era2020",
         description="Python 3.8, fastapi 0.61.1, starlette 0.13.6, SQLAlchemy 1.3.19, uvicorn 0.11.8",
+        thread_pool="default-executor",
         fixed_threads=None,
         teardown_on_own_limiter=False,
         teardown_after_response=True,
-        threadpool_extra_hops=0,
         client_start_scrambled=True,
         default_loop="uvloop",
         has_async_session=False,
@@ -58,10 +56,10 @@ STACKS: dict[str, StackProfile] = {
     "modern": StackProfile(
         name="modern",
         description="Python 3.11, today's fastapi, starlette, anyio, SQLAlchemy 2.x, uvicorn",
+        thread_pool="anyio-limiter",
         fixed_threads=40,
         teardown_on_own_limiter=True,
         teardown_after_response=True,
-        threadpool_extra_hops=1,
         client_start_scrambled=False,
         default_loop="asyncio",
         has_async_session=True,

@@ -1,0 +1,212 @@
+"""The event loop: one thread, a ready FIFO, a timer heap and I/O completions.
+
+Mirrors CPython's `BaseEventLoop._run_once` (asyncio/base_events.py): poll I/O (socket callbacks
+join the ready queue), move expired timers to the ready queue in deadline order, then run exactly
+the callbacks that were ready at that point; what they schedule runs next iteration. uvloop runs
+the same queues in libuv's order instead (`uv_run`: timers, then idle = the ready queue, then poll),
+calling timer and I/O callbacks directly in their phase.
+
+A callback may return a generator: the loop drives it inside its own SimPy process, so every SimPy
+event the generator yields (a CPU cost, a pool checkout wait) holds the loop thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+Callback = Callable[..., Any]
+
+
+class Handle:
+    """asyncio.Handle: a callback and its arguments, cancellable until it runs."""
+
+    __slots__ = ("callback", "args", "cancelled")
+
+    def __init__(self, callback: Callback, args: tuple[Any, ...]) -> None:
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Future:
+    """asyncio.Future: done callbacks are scheduled with call_soon, so a waiter wakes one hop later."""
+
+    __slots__ = ("loop", "_done", "_result", "_exception", "_callbacks")
+
+    def __init__(self, loop: EventLoop) -> None:
+        self.loop = loop
+        self._done = False
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._callbacks: list[Callback] = []
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self) -> Any:
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+    def add_done_callback(self, fn: Callback) -> None:
+        if self._done:
+            self.loop.call_soon(fn, self)
+        else:
+            self._callbacks.append(fn)
+
+    def set_result(self, value: Any) -> None:
+        self._finish(value, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._finish(None, exc)
+
+    def _finish(self, value: Any, exc: BaseException | None) -> None:
+        if self._done:
+            raise RuntimeError("future already done")
+        self._done, self._result, self._exception = True, value, exc
+        for fn in self._callbacks:
+            self.loop.call_soon(fn, self)
+        self._callbacks.clear()
+
+
+class EventLoop:
+    """One loop thread. `run_forever` is the SimPy process that is that thread."""
+
+    def __init__(self, env: simpy.Environment, kind: str = "asyncio") -> None:
+        if kind not in ("asyncio", "uvloop"):
+            raise ValueError(kind)
+        self.env = env
+        self.kind = kind
+        self._ready: deque[Handle] = deque()
+        self._scheduled: list[tuple[float, int, Handle]] = []
+        self._io: deque[Handle] = deque()
+        self._seq = itertools.count()
+        self._wakeup: simpy.Event | None = None
+        self._stopping = False
+        self.iterations = 0
+        self.busy: list[tuple[float, float]] = []
+
+    # -- scheduling API, as asyncio names it --------------------------------------------------
+    def call_soon(self, callback: Callback, *args: Any) -> Handle:
+        handle = Handle(callback, args)
+        self._ready.append(handle)
+        return handle
+
+    def call_later(self, delay: float, callback: Callback, *args: Any) -> Handle:
+        handle = Handle(callback, args)
+        heapq.heappush(self._scheduled, (self.env.now + delay, next(self._seq), handle))
+        return handle
+
+    def call_soon_threadsafe(self, callback: Callback, *args: Any) -> Handle:
+        """From another thread: join the ready queue now and write to the self-pipe."""
+        handle = self.call_soon(callback, *args)
+        self._wake()
+        return handle
+
+    def add_io_event(self, callback: Callback, *args: Any) -> None:
+        """A socket became ready: the callback runs when the loop next polls."""
+        self._io.append(Handle(callback, args))
+        self._wake()
+
+    def create_future(self) -> Future:
+        return Future(self)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake()
+
+    # -- the loop thread ------------------------------------------------------------------------
+    def run_forever(self) -> Generator[simpy.Event, Any, None]:
+        while not self._stopping:
+            yield from self._select()
+            yield from self._run_once()
+
+    def _select(self) -> Generator[simpy.Event, Any, None]:
+        """selector.select(timeout): 0 if callbacks are ready, else until the next timer or I/O.
+
+        select() releases the GIL, so worker threads that finished their work while the loop
+        thread held it post their results (call_soon_threadsafe) before this iteration counts
+        its ready callbacks: the zero timeout lets every same-instant event run first.
+        """
+        if (
+            self._ready
+            or self._io
+            or self._stopping
+            or (self._scheduled and self._scheduled[0][0] <= self.env.now)
+        ):
+            yield self.env.timeout(0)
+            return
+        self._wakeup = self.env.event()
+        if self._scheduled:
+            timeout = self.env.timeout(self._scheduled[0][0] - self.env.now)
+            yield self._wakeup | timeout
+        else:
+            yield self._wakeup
+        self._wakeup = None
+
+    def _run_once(self) -> Generator[simpy.Event, Any, None]:
+        start = self.env.now
+        self.iterations += 1
+        if self.kind == "asyncio":
+            # base_events.py: event_list = selector.select(); _process_events; expired timers; ntodo
+            self._ready.extend(self._io)
+            self._io.clear()
+            self._ready.extend(self._pop_expired())
+            yield from self._run_ready()
+        else:
+            # libuv uv_run: uv__run_timers, uv__run_idle (uvloop's _on_idle: the ready queue),
+            # uv__io_poll; timer and I/O callbacks run directly in their phase.
+            for handle in self._pop_expired():
+                yield from self._run(handle)
+            yield from self._run_ready()
+            io, self._io = self._io, deque()
+            for handle in io:
+                yield from self._run(handle)
+        if self.env.now > start:
+            self.busy.append((start, self.env.now))
+
+    def _pop_expired(self) -> list[Handle]:
+        expired = []
+        while self._scheduled and self._scheduled[0][0] <= self.env.now:
+            expired.append(heapq.heappop(self._scheduled)[2])
+        return expired
+
+    def _run_ready(self) -> Generator[simpy.Event, Any, None]:
+        for _ in range(len(self._ready)):
+            yield from self._run(self._ready.popleft())
+
+    def _run(self, handle: Handle) -> Generator[simpy.Event, Any, None]:
+        if handle.cancelled:
+            return
+        outcome = handle.callback(*handle.args)
+        if isinstance(outcome, Generator):
+            yield from outcome
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.triggered:
+            self._wakeup.succeed()
+
+    def blocked_intervals(self, minimum: float) -> list[tuple[float, float]]:
+        """Iterations that held the thread longer than `minimum`; back-to-back ones merged.
+
+        A probe pinging the loop sees two long iterations with no select between them as one
+        block, while a run of short iterations still answers its pings.
+        """
+        merged: list[tuple[float, float]] = []
+        for start, end in self.busy:
+            if end - start <= minimum:
+                continue
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        return merged

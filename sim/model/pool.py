@@ -1,0 +1,140 @@
+"""QueuePool: pool_size idle connections kept, max_overflow more opened on demand, timeout on wait.
+
+Mirrors SQLAlchemy's `QueuePool._do_get` / `_do_return_conn` (sqlalchemy/pool/impl.py): the
+overflow counter starts at -pool_size; a checkout takes an idle connection (FIFO), else opens one
+while `_overflow < max_overflow` (max_overflow -1: no limit), else waits on the queue up to
+`timeout` and raises TimeoutError. Waiters are woken oldest first (threading.Condition.notify).
+On return, the connection goes back to the queue unless pool_size are already idle, in which
+case it is closed. pool_size 0 keeps every returned connection (the queue has no maxsize).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from sim.model.loop import EventLoop, Future
+from sim.model.tasks import cpu, io_wait
+
+
+class PoolTimeout(Exception):
+    """sqlalchemy.exc.TimeoutError: the request that raised it gets HTTP 500."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    id: int
+
+
+Waiter = simpy.Event | Future
+
+
+class QueuePool:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        pool_size: int,
+        max_overflow: int,
+        timeout: float,
+        connect_time: float,
+    ) -> None:
+        self.env = env
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+        self.timeout = timeout
+        self.connect_time = connect_time
+        self._idle: deque[Connection] = deque()
+        self._overflow = -pool_size
+        self._waiters: deque[Waiter] = deque()
+        self._ids = itertools.count()
+        self.checkedout = 0
+        self.max_checkedout = 0
+        self.max_idle = 0
+
+    def checkout(self) -> Generator[simpy.Event, Any, Connection]:
+        """Blocking checkout: every wait and the connect hold the calling thread."""
+        conn = self._take_idle()
+        if conn is not None:
+            return conn
+        if self._inc_overflow():
+            yield from cpu(self.env, self.connect_time)
+            return self._opened()
+        event = self.env.event()
+        self._waiters.append(event)
+        yield event | self.env.timeout(self.timeout)
+        if event.triggered:
+            return event.value
+        self._waiters.remove(event)
+        raise self._timeout_error()
+
+    def checkout_async(self, loop: EventLoop) -> Generator[Any, Any, Connection]:
+        """AsyncAdaptedQueuePool: connect and wait are awaited, the loop thread stays free."""
+        conn = self._take_idle()
+        if conn is not None:
+            return conn
+        if self._inc_overflow():
+            yield from io_wait(loop, self.connect_time)
+            return self._opened()
+        future = loop.create_future()
+        self._waiters.append(future)
+        timer = loop.call_later(self.timeout, self._expire, future)
+        conn = yield future
+        timer.cancel()
+        return conn
+
+    def checkin(self, conn: Connection) -> None:
+        """QueuePool._do_return_conn: hand to the oldest waiter, keep, or close as overflow."""
+        self.checkedout -= 1
+        if self._waiters:
+            waiter = self._waiters.popleft()
+            self.checkedout += 1
+            if isinstance(waiter, Future):
+                waiter.set_result(conn)
+            else:
+                waiter.succeed(conn)
+        elif self.pool_size == 0 or len(self._idle) < self.pool_size:
+            self._idle.append(conn)
+            self.max_idle = max(self.max_idle, len(self._idle))
+        else:
+            self._overflow -= 1
+
+    @property
+    def connections(self) -> int:
+        """Open connections: QueuePool.checkedout() + idle == pool_size + _overflow."""
+        return self.pool_size + self._overflow
+
+    def _take_idle(self) -> Connection | None:
+        if not self._idle:
+            return None
+        self._checked_out()
+        return self._idle.popleft()
+
+    def _inc_overflow(self) -> bool:
+        if self.max_overflow != -1 and self._overflow >= self.max_overflow:
+            return False
+        self._overflow += 1
+        self._checked_out()
+        return True
+
+    def _opened(self) -> Connection:
+        return Connection(next(self._ids))
+
+    def _checked_out(self) -> None:
+        self.checkedout += 1
+        self.max_checkedout = max(self.max_checkedout, self.checkedout)
+
+    def _expire(self, future: Future) -> None:
+        if not future.done():
+            self._waiters.remove(future)
+            future.set_exception(self._timeout_error())
+
+    def _timeout_error(self) -> PoolTimeout:
+        return PoolTimeout(
+            f"QueuePool limit of size {self.pool_size} overflow {self._overflow} reached, "
+            f"connection timed out, timeout {self.timeout:.2f}"
+        )

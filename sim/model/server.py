@@ -1,0 +1,142 @@
+"""The request lifecycle in uvicorn + FastAPI for each endpoint style, on the model loop.
+
+uvicorn's HttpToolsProtocol parses the request in `data_received` and starts
+`RequestResponseCycle.run_asgi` as a task. FastAPI then solves the `get_db` dependency, runs the
+endpoint, sends the response (ServerErrorMiddleware turns the pool's TimeoutError into a 500) and
+exits the dependency. The stack profile says where teardown runs and on which threads; the model
+never branches on a stack's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sim.model.loop import EventLoop
+from sim.model.pool import PoolTimeout, QueuePool
+from sim.model.session import Session
+from sim.model.tasks import Coroutine, Task, cpu, sleep
+from sim.model.threads import Threads
+from sim.scenario import Scenario
+
+
+@dataclass(eq=False)
+class Exchange:
+    """One HTTP request as both sides see it; becomes a RequestRecord at the end."""
+
+    i: int
+    reply: Callable[[Exchange, int], None]
+    sent_at: float | None = None
+    handled_at: float | None = None
+    completed_at: float | None = None
+    status: int | None = None
+    error: str | None = None
+    served: bool = field(default=False)
+
+    @property
+    def ended(self) -> bool:
+        return self.completed_at is not None
+
+
+class Server:
+    def __init__(
+        self,
+        scenario: Scenario,
+        loop: EventLoop,
+        pool: QueuePool,
+        threads: Threads,
+        teardown_threads: Threads,
+        on_served: Callable[[Exchange], None],
+    ) -> None:
+        self.scenario = scenario
+        self.loop = loop
+        self.pool = pool
+        self.threads = threads
+        self.teardown_threads = teardown_threads
+        self.on_served = on_served
+        self._endpoint = {
+            "async-sync-session": self._async_sync_session,
+            "sync": self._sync,
+            "async-session": self._async_session,
+        }[scenario.endpoint]
+
+    # How a request's loop CPU (`request_cpu`) divides: HTTP parsing in data_received, the ASGI
+    # app's middleware, routing and dependency solving in the task's first step, and the
+    # response's serialisation and write.
+    PARSE, APP, RESPOND = 0.25, 0.5, 0.25
+
+    def data_received(self, exchange: Exchange) -> Coroutine:
+        """httptools_impl.HttpToolsProtocol.on_message_complete -> loop.create_task(run_asgi)."""
+        yield from cpu(self.loop.env, self.PARSE * self.scenario.request_cpu)
+        Task(self.loop, self._run_asgi(exchange))
+
+    def _run_asgi(self, exchange: Exchange) -> Coroutine:
+        env, request_cpu = self.loop.env, self.scenario.request_cpu
+        yield from cpu(env, self.APP * request_cpu)
+        session = Session(self.pool, self.scenario.query_time)
+        status = yield from self._endpoint(exchange, session)
+        if self.scenario.profile.teardown_after_response:
+            yield from self._respond(exchange, status)
+            yield from self._teardown(session)
+        else:
+            yield from self._teardown(session)
+            yield from self._respond(exchange, status)
+        exchange.served = True
+        self.on_served(exchange)
+
+    def _respond(self, exchange: Exchange, status: int) -> Coroutine:
+        yield from cpu(self.loop.env, self.RESPOND * self.scenario.request_cpu)
+        exchange.reply(exchange, status)  # transport.write: the bytes are on the client's socket
+
+    def _teardown(self, session: Session) -> Coroutine:
+        if self.scenario.endpoint == "async-session":
+            # `async with AsyncSession()` exits on the loop; close() awaits the checkin.
+            yield from session.close()
+        else:
+            # contextmanager_in_threadpool: cm.__exit__ (db.close()) in a worker thread.
+            yield from self.teardown_threads.run_sync(session.close)
+
+    def _handled(self, exchange: Exchange) -> None:
+        exchange.handled_at = self.loop.env.now  # print("Handling %s" % i)
+
+    def _async_sync_session(self, exchange: Exchange, session: Session) -> Coroutine:
+        """The seed: sync Session in an `async def` endpoint; the query runs on the loop thread."""
+        yield from self.threads.run_sync(_no_work)  # get_db() up to `yield db`, in a worker
+        try:
+            yield from session.execute()
+        except PoolTimeout:
+            return 500
+        self._handled(exchange)
+        yield from sleep(self.loop, self.scenario.async_work)
+        return 200
+
+    def _sync(self, exchange: Exchange, session: Session) -> Coroutine:
+        """A plain `def` endpoint: query and work (time.sleep) in a worker thread."""
+        env = self.loop.env
+
+        def endpoint() -> Coroutine:
+            try:
+                yield from session.execute()
+            except PoolTimeout:
+                return 500
+            self._handled(exchange)
+            yield from cpu(env, self.scenario.async_work)
+            return 200
+
+        yield from self.threads.run_sync(_no_work)
+        return (yield from self.threads.run_sync(endpoint))
+
+    def _async_session(self, exchange: Exchange, session: Session) -> Coroutine:
+        """AsyncSession from an `async def get_db()`: the checkout wait is awaited."""
+        try:
+            yield from session.execute_async(self.loop)
+        except PoolTimeout:
+            return 500
+        self._handled(exchange)
+        yield from sleep(self.loop, self.scenario.async_work)
+        return 200
+
+
+def _no_work() -> Coroutine:
+    """SessionLocal(): builds a Session object, touches no connection."""
+    yield from ()

@@ -1,0 +1,85 @@
+"""Assemble loop, pool, threads, server and clients for a Scenario, run it, return its Result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import simpy
+
+from sim.model.clients import ExternalClient, InProcessClient, Traffic
+from sim.model.loop import EventLoop
+from sim.model.pool import QueuePool
+from sim.model.server import Exchange, Server
+from sim.model.threads import CapacityLimiter, ThreadPoolExecutor, Threads
+from sim.result import BLOCK_MIN, RequestRecord, Result, build_result
+from sim.scenario import Scenario
+
+
+def make_threads(scenario: Scenario, loop: EventLoop) -> tuple[Threads, Threads]:
+    """The threads for endpoints/dependency setup, and those for dependency teardown."""
+    profile = scenario.profile
+    if profile.thread_pool == "default-executor":
+        shared: Threads = ThreadPoolExecutor(loop, scenario.threads, scenario.thread_handoff)
+    else:
+        shared = CapacityLimiter(loop, scenario.threads, scenario.thread_handoff)
+    if not profile.teardown_on_own_limiter:
+        return shared, shared
+    # FastAPI >= 0.82: a fresh CapacityLimiter(1) per dependency exit - never a shared queue.
+    return shared, CapacityLimiter(loop, 10**9, scenario.thread_handoff)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """What the model saw inside the server, beyond the Result: for invariants and benchmarks."""
+
+    max_checkedout: int
+    max_idle: int
+    connections_at_end: int
+    loop_iterations: int
+
+
+def simulate(scenario: Scenario) -> Result:
+    return run_model(scenario)[0]
+
+
+def run_model(scenario: Scenario) -> tuple[Result, Observations]:
+    env = simpy.Environment()
+    loop = EventLoop(env, scenario.loop)
+    pool = QueuePool(
+        env,
+        scenario.pool_size,
+        scenario.max_overflow,
+        scenario.pool_timeout,
+        scenario.connect_time,
+    )
+    threads, teardown_threads = make_threads(scenario, loop)
+    traffic = Traffic(env)
+    server = Server(scenario, loop, pool, threads, teardown_threads, traffic.settle)
+
+    def deliver(exchange: Exchange) -> None:  # the request's bytes reach the server's socket
+        loop.add_io_event(server.data_received, exchange)
+
+    if scenario.client == "external":
+        client: ExternalClient | InProcessClient = ExternalClient(scenario, env, traffic, deliver)
+    else:
+        client = InProcessClient(scenario, loop, traffic, deliver)
+    client.start()
+    env.process(loop.run_forever())
+    env.run(until=traffic.finished)
+    records = [
+        RequestRecord(e.i, e.sent_at, e.handled_at, e.completed_at, e.status, e.error)
+        for e in traffic.exchanges
+    ]
+    result = build_result(
+        scenario.to_params(),
+        records,
+        loop.blocked_intervals(BLOCK_MIN),
+        scenario.freeze_threshold,
+    )
+    observed = Observations(
+        max_checkedout=pool.max_checkedout,
+        max_idle=pool.max_idle,
+        connections_at_end=pool.connections,
+        loop_iterations=loop.iterations,
+    )
+    return result, observed
