@@ -44,7 +44,8 @@ class StackProfile:
 STACKS: dict[str, StackProfile] = {
     "era2020": StackProfile(
         name="era2020",
-        description="Python 3.8, fastapi 0.61.1, starlette 0.13.6, SQLAlchemy 1.3.19, uvicorn 0.11.8",
+        description="Python 3.8, fastapi 0.61.1, starlette 0.13.6, SQLAlchemy 1.3.19, "
+        "uvicorn 0.11.8",
         thread_pool="default-executor",
         fixed_threads=None,
         teardown_on_own_limiter=False,

@@ -38,7 +38,7 @@ class Handle:
 
 
 class Future:
-    """asyncio.Future: done callbacks are scheduled with call_soon, so a waiter wakes one hop later."""
+    """asyncio.Future: done callbacks go through call_soon, so a waiter wakes one hop later."""
 
     __slots__ = ("loop", "_done", "_result", "_exception", "_callbacks")
 

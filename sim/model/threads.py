@@ -2,7 +2,7 @@
 
 era2020: starlette 0.13 `run_in_threadpool` is `loop.run_in_executor(None, fn)`: a
 ThreadPoolExecutor of min(32, cpu + 4) workers with a FIFO work queue; the worker is free as soon
-as `fn` returns and the result reaches the loop through `call_soon_threadsafe` (futures._chain_future).
+as `fn` returns; the result reaches the loop by `call_soon_threadsafe` (futures._chain_future).
 
 modern: `anyio.to_thread.run_sync` first takes a token from a CapacityLimiter (40 by default) on
 the loop, hands `fn` to a worker thread, and gives the token back only when the awaiting task
