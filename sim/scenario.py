@@ -293,8 +293,12 @@ class Scenario:
 
     @property
     def capacity(self) -> float:
-        """pool_size + max_overflow connections, inf where SQLAlchemy puts no limit."""
-        if self.pool_size == 0 or self.max_overflow == -1:
+        """Most connections open at once: pool_size + max_overflow, inf for max_overflow -1.
+
+        pool_size 0 lifts only the limit on idle connections kept (QueuePool's queue gets no
+        maxsize); the overflow counter still caps the total at max_overflow.
+        """
+        if self.max_overflow == -1:
             return math.inf
         return self.pool_size + self.max_overflow
 
