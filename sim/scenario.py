@@ -110,7 +110,7 @@ SPECS: dict[str, Spec] = {
             _int,
             lambda v: 1 <= v <= 1_000_000,
             "an integer from 1 to 1000000",
-            "burst size (or cap on total requests for other arrivals)",
+            "burst size (poisson and closed traffic run for --duration instead)",
         ),
         Spec(
             "async_work",
