@@ -88,7 +88,7 @@ SPECS: dict[str, Spec] = {
             "pool_size",
             _int,
             lambda v: v >= 0,
-            "an integer >= 0 (0 = unlimited)",
+            "an integer >= 0 (0 = keep every returned connection)",
             "QueuePool pool_size",
         ),
         Spec(
