@@ -78,3 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python -m sim run | head`: the reader left, not an error
+        sys.stderr.close()
+        return 0

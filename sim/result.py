@@ -38,6 +38,12 @@ class Summary:
     client_errors: int
     latency_p50: float | None
     latency_p99: float | None
+    # Steady-traffic view. recovered: None if the loop never froze or nothing was sent after
+    # the first freeze began; else whether a request sent after the last freeze got a 200.
+    frozen_fraction: float = 0.0
+    throughput: float = 0.0
+    error_rate: float = 0.0
+    recovered: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,9 @@ def summarize(
     first_end = freezes[0][1] if freezes else math.inf
     before = sum(1 for r in requests if r.handled_at is not None and r.handled_at < first_end)
     ends = [r.completed_at for r in requests if r.completed_at is not None]
+    makespan = max(ends, default=0.0)
+    ok = sum(1 for r in requests if r.status == 200)
+    failed = sum(1 for r in requests if r.status != 200)
     latencies = sorted(
         r.completed_at - r.sent_at
         for r in requests
@@ -124,13 +133,30 @@ def summarize(
         freezes=len(freezes),
         frozen_seconds=round(sum(b - a for a, b in freezes), 6),
         first_freeze_at=first,
-        makespan=round(max(ends, default=0.0), 6),
-        ok=sum(1 for r in requests if r.status == 200),
+        makespan=round(makespan, 6),
+        ok=ok,
         server_errors=sum(1 for r in requests if r.status is not None and r.status >= 500),
         client_errors=sum(1 for r in requests if r.status is None),
         latency_p50=_quantile(latencies, 0.50),
         latency_p99=_quantile(latencies, 0.99),
+        frozen_fraction=round(sum(b - a for a, b in freezes) / makespan, 6) if makespan else 0.0,
+        throughput=round(ok / makespan, 6) if makespan else 0.0,
+        error_rate=round(failed / len(requests), 6) if requests else 0.0,
+        recovered=_recovered(requests, freezes),
     )
+
+
+def _recovered(
+    requests: Sequence[RequestRecord], freezes: Sequence[tuple[float, float]]
+) -> bool | None:
+    """Did the server come back by itself: was a request sent after its last freeze served?"""
+    if not freezes:
+        return None
+    sent_after_first = [r for r in requests if r.sent_at is not None and r.sent_at > freezes[0][0]]
+    if not sent_after_first:
+        return None
+    last_end = freezes[-1][1]
+    return any(r.status == 200 for r in sent_after_first if r.sent_at >= last_end)
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float | None:
