@@ -1,0 +1,181 @@
+"""The seed's app (fantix's gist of 16 Sept 2020), unchanged in behaviour, parameterised by env vars.
+
+Runs unchanged on both stacks (Python 3.8 + SQLAlchemy 1.3 and Python 3.11 + SQLAlchemy 2), so it
+is excluded from ruff's py310 rules. Machine-readable lines start with "PSS " and carry
+time.monotonic() stamps: CLOCK_MONOTONIC is system-wide on Linux, so the server's, the
+in-process client's and the external client's stamps compare directly.
+
+Deviations from the seed, each needed to measure it:
+- The seed schedules its client with a module-level `asyncio.ensure_future` on a loop that
+  `uvicorn.run` never runs (uvicorn creates and runs a new loop), so as written it sends nothing.
+  With PSS_CLIENT=in-process the same `concurrent_request()` is started from the startup event,
+  i.e. on the server's own loop, as the seed meant; the task is kept referenced (on Python 3.8
+  an unreferenced task can be garbage-collected mid-request).
+- Python 3.11's `asyncio.wait` rejects bare coroutines: there the requests are wrapped in tasks
+  in order; on 3.8 `asyncio.wait(coroutines)` starts them from a set, in scrambled order, as in 2020.
+- `select([User])` is written `select(User.__table__)` in SQLAlchemy 2 (the same Core select of
+  the columns; `select(User)` would return ORM rows without `.name`); SQLAlchemy 2 maps `postgresql://` to
+  psycopg 3, so the psycopg2 driver is named explicitly there.
+- "Handling i" carries a timestamp; the client records send/complete/status per request.
+"""
+import asyncio
+import json
+import os
+import sys
+import time
+
+import fastapi
+import httpx
+import sqlalchemy
+import uvicorn
+from fastapi import Depends
+from sqlalchemy import create_engine, select, Column, Integer, String
+from sqlalchemy.ext.declarative import declarative_base
+from sqlalchemy.orm import sessionmaker, Session
+
+from probe import LoopProbe, print_report
+
+ENV = os.environ
+SQLALCHEMY_DATABASE_URL = ENV.get("SQLALCHEMY_DATABASE_URL", "postgresql:///")
+POOL = dict(
+    pool_size=int(ENV.get("PSS_POOL_SIZE", "5")),
+    max_overflow=int(ENV.get("PSS_MAX_OVERFLOW", "10")),
+    pool_timeout=float(ENV.get("PSS_POOL_TIMEOUT", "30")),
+)
+ASYNC_WORK = float(ENV.get("PSS_ASYNC_WORK", "0.1"))
+ENDPOINT = ENV.get("PSS_ENDPOINT", "async-sync-session")
+CLIENT = ENV.get("PSS_CLIENT", "external")
+REQUESTS = int(ENV.get("PSS_REQUESTS", "20"))
+CLIENT_TIMEOUT = None if ENV.get("PSS_CLIENT_TIMEOUT", "none") == "none" else float(ENV["PSS_CLIENT_TIMEOUT"])
+PORT = int(ENV.get("PSS_PORT", "8000"))
+LOOP = ENV.get("PSS_LOOP", "auto")
+SA2 = tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2]) >= (1, 4)
+
+
+def event(kind, **fields):
+    print("PSS " + json.dumps(dict(kind=kind, **fields)), flush=True)
+
+
+def driver_url(url, driver):
+    scheme, rest = url.split("://", 1)
+    return "%s+%s://%s" % (scheme.split("+")[0], driver, rest)
+
+
+engine = create_engine(driver_url(SQLALCHEMY_DATABASE_URL, "psycopg2") if SA2 else SQLALCHEMY_DATABASE_URL, **POOL)
+SessionLocal = sessionmaker(autocommit=False, autoflush=False, bind=engine)
+Base = declarative_base()
+
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True, index=True)
+    name = Column(String)
+
+
+def select_users():
+    """The seed's `select([User])`: a Core select of the table's columns (rows have `.name`)."""
+    return select(User.__table__) if SA2 else select([User])
+
+
+def handling(i):
+    print("Handling %s" % i, flush=True)
+    event("handled", i=i, t=time.monotonic())
+
+
+app = fastapi.FastAPI()
+
+
+async def list_names(i: int, db: Session = Depends(get_db)):
+    users = db.execute(select_users()).fetchall()
+    handling(i)
+    await asyncio.sleep(ASYNC_WORK)  # <----- simulating async work
+    return i, [user.name for user in users]
+
+
+def list_names_sync(i: int, db: Session = Depends(get_db)):
+    users = db.execute(select_users()).fetchall()
+    handling(i)
+    time.sleep(ASYNC_WORK)
+    return i, [user.name for user in users]
+
+
+def async_session_endpoint():
+    """AsyncSession with asyncpg (SQLAlchemy >= 1.4): the checkout is awaited, the loop stays free."""
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    async_engine = create_async_engine(driver_url(SQLALCHEMY_DATABASE_URL, "asyncpg"), **POOL)
+    AsyncSessionLocal = sessionmaker(async_engine, class_=AsyncSession, expire_on_commit=False)
+
+    async def get_async_db():
+        async with AsyncSessionLocal() as db:
+            yield db
+
+    async def list_names_async(i: int, db: AsyncSession = Depends(get_async_db)):
+        users = (await db.execute(select_users())).fetchall()
+        handling(i)
+        await asyncio.sleep(ASYNC_WORK)
+        return i, [user.name for user in users]
+
+    return list_names_async
+
+
+ENDPOINTS = {
+    "async-sync-session": lambda: list_names,
+    "sync": lambda: list_names_sync,
+    "async-session": async_session_endpoint,
+}
+app.get("/")(ENDPOINTS[ENDPOINT]())
+
+
+@app.on_event("startup")
+def startup():
+    Base.metadata.create_all(engine)
+
+
+async def request(i):
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as client:
+        sent_at = time.monotonic()
+        try:
+            resp = await client.get("http://127.0.0.1:%s/?i=%s" % (PORT, i))
+        except Exception as exc:
+            event("request", i=i, sent_at=sent_at, completed_at=time.monotonic(), status=None, error=type(exc).__name__)
+            raise
+        event("request", i=i, sent_at=sent_at, completed_at=time.monotonic(), status=resp.status_code, error=None)
+        print(resp.json() if resp.status_code == 200 else resp.text)
+
+
+async def concurrent_request():
+    await asyncio.sleep(1)
+    event("burst", t=time.monotonic())
+    if sys.version_info < (3, 11):
+        fs = [request(i) for i in range(REQUESTS)]
+    else:
+        fs = [asyncio.ensure_future(request(i)) for i in range(REQUESTS)]
+    await asyncio.wait(fs)
+    event("done", t=time.monotonic())
+
+
+KEEP = []  # strong references: the probe, and the client task (see the module docstring)
+
+
+@app.on_event("startup")
+async def start_probe_and_client():
+    probe = LoopProbe(asyncio.get_event_loop(), print_report)
+    probe.start()
+    KEEP.append(probe)
+    event("ready", loop=type(asyncio.get_event_loop()).__module__, python=sys.version.split()[0],
+          sqlalchemy=sqlalchemy.__version__, fastapi=fastapi.__version__, pid=os.getpid())
+    if CLIENT == "in-process":
+        KEEP.append(asyncio.ensure_future(concurrent_request()))
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=PORT, loop=LOOP, log_level="warning")
