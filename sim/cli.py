@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_scenario_flags(run)
     run.add_argument("--json", action="store_true", help="print the Result as JSON")
     run.add_argument("--rows", type=int, default=40, help="timeline rows to print")
+    advise = commands.add_parser(
+        "advise", help="smallest pool for steady traffic, or the fix when none is enough"
+    )
+    advise.add_argument("--rate", required=True, help="requests per second (> 0)")
+    advise.add_argument(
+        "--target-mttf",
+        default="86400",
+        help="wanted mean seconds to the first freeze (> 0; default one day)",
+    )
+    advise.add_argument("--cores", default=None, help="CPU cores for HikariCP's rule (>= 1)")
+    add_scenario_flags(advise)
     return parser
 
 
@@ -65,7 +76,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def _positive(args: argparse.Namespace, name: str, flag: str, cast: type = float) -> float:
+    try:
+        value = cast(getattr(args, name))
+    except (TypeError, ValueError):
+        value = 0
+    if not value > 0:
+        raise UsageError(f"{flag} must be a number > 0, got {getattr(args, name)!r}")
+    return value
+
+
+def cmd_advise(args: argparse.Namespace) -> int:
+    import os
+
+    from sim.advise import advise, render
+
+    rate = _positive(args, "rate", "--rate")
+    target = _positive(args, "target_mttf", "--target-mttf")
+    cores = (
+        (os.cpu_count() or 1) if args.cores is None else _positive(args, "cores", "--cores", int)
+    )
+    base = scenario_from_args(args)
+    print(render(advise(rate, base, target, cores), base))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "advise": cmd_advise}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,223 @@
+"""`python -m sim advise`: the smallest pool that meets a target under steady traffic, or the fix.
+
+Sizing comes from queueing theory (sim/queueing.py); every recommendation and fix is then run
+through the model for a short stretch of the same traffic, so the advice is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.model import simulate
+from sim.queueing import (
+    erlang_c,
+    hold_time,
+    loop_utilisation,
+    mean_time_to_first_freeze,
+    offered_load,
+    smallest_capacity,
+    wait_exceeds,
+)
+from sim.result import Summary
+from sim.scenario import Scenario
+
+POSTGRES_MAX_CONNECTIONS = 97  # max_connections 100 minus superuser_reserved_connections 3
+CHECK_REQUESTS = 300  # arrivals per model check: enough to see a collapse, fast enough for < 1 s
+SEED_POOL_TIMEOUT = 1.0  # any wait on the seed's endpoint is a freeze; keep each one short
+BUSY_LOOP = 0.7  # above this loop utilisation, queueing on the loop lengthens every hold
+
+
+@dataclass(frozen=True)
+class Check:
+    """A setting run through the model on the same traffic."""
+
+    label: str
+    scenario: Scenario
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class RuleOfThumb:
+    name: str
+    connections: int
+    mean_time_to_first_freeze: float
+
+
+@dataclass(frozen=True)
+class Advice:
+    rate: float
+    hold: float
+    load: float
+    target_seconds: float
+    connections: int
+    feasible: bool
+    why_not: str | None
+    recommended: Check | None
+    fixes: tuple[Check, ...]
+    rules: tuple[RuleOfThumb, ...]
+    loop_busy: float
+
+
+def _check(label: str, scenario: Scenario, rate: float) -> Check:
+    duration = min(30.0, CHECK_REQUESTS / rate)
+    run = scenario.replace(arrival=f"poisson:{rate:g}", duration=duration, client="external")
+    return Check(label, run, simulate(run).summary)
+
+
+def _pool_for(connections: int, load: float) -> tuple[int, int]:
+    """pool_size near the mean load (connections kept open), the rest as overflow for peaks."""
+    pool_size = min(connections, max(1, math.ceil(load)))
+    return pool_size, connections - pool_size
+
+
+def _shortest_timeout(connections: int, rate: float, hold: float, allowed: float) -> float:
+    """Smallest pool_timeout (0.1 s steps) with P(wait > pool_timeout) <= allowed, M/M/c."""
+    waiting = erlang_c(connections, rate * hold)
+    if waiting <= allowed:
+        return 0.1
+    seconds = math.log(waiting / allowed) / (connections / hold - rate)
+    return math.ceil(seconds * 10) / 10
+
+
+def advise(rate: float, base: Scenario, target_seconds: float, cores: int) -> Advice:
+    load, hold = offered_load(rate, base), hold_time(base)
+    seed_style = base.endpoint == "async-sync-session"
+    allowed = 1.0 / (rate * target_seconds)
+    if seed_style:
+        connections = smallest_capacity(rate, base, target_seconds)
+        pool_timeout = min(base.pool_timeout, SEED_POOL_TIMEOUT)
+    else:
+        connections = next(
+            c for c in range(1, 10_000) if wait_exceeds(c, rate, hold, base.pool_timeout) <= allowed
+        )
+        pool_timeout = min(base.pool_timeout, _shortest_timeout(connections, rate, hold, allowed))
+    why_not = None
+    if loop_utilisation(rate, base) >= 1.0:
+        why_not = (
+            f"the loop thread alone is saturated: {rate:g} req/s x "
+            f"{(base.request_cpu + base.query_time) * 1e3:.2f} ms of loop work each"
+        )
+    elif connections > POSTGRES_MAX_CONNECTIONS:
+        why_not = f"{connections} connections exceed PostgreSQL's default max_connections"
+    recommended = None
+    pooled = base
+    if why_not is None:
+        pool_size, max_overflow = _pool_for(connections, load)
+        pooled = base.replace(
+            pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+        )
+        recommended = _check("recommended", pooled, rate)
+    fixes = ()
+    if seed_style:
+        fixes = tuple(
+            _check(label, pooled.replace(endpoint=endpoint), rate)
+            for label, endpoint in (
+                ("plain `def` endpoint (or run_in_threadpool for the query)", "sync"),
+                ("AsyncSession with an `async def get_db`", "async-session"),
+            )
+        )
+    rules = tuple(
+        RuleOfThumb(
+            name, c, mean_time_to_first_freeze(rate, base.replace(pool_size=c, max_overflow=0))
+        )
+        for name, c in (
+            (f"HikariCP: cores x 2 + spindles = {cores} x 2 + 1", cores * 2 + 1),
+            ("Little's law: L = lambda x W, rounded up", max(1, math.ceil(load))),
+        )
+    )
+    return Advice(
+        rate=rate,
+        hold=hold,
+        load=load,
+        target_seconds=target_seconds,
+        connections=connections,
+        feasible=why_not is None,
+        why_not=why_not,
+        recommended=recommended,
+        fixes=fixes,
+        rules=rules,
+        loop_busy=loop_utilisation(rate, base),
+    )
+
+
+def _duration(seconds: float) -> str:
+    if math.isinf(seconds):
+        return "never"
+    for unit, size in (("years", 365 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def _outcome(summary: Summary) -> str:
+    state = (
+        "no freeze"
+        if summary.freezes == 0
+        else (
+            f"{summary.freezes} freezes, {summary.frozen_fraction:.0%} of the time frozen, "
+            + ("recovers" if summary.recovered else "does not recover")
+        )
+    )
+    p99 = "-" if summary.latency_p99 is None else f"{summary.latency_p99:.3f} s"
+    return f"{state}; errors {summary.error_rate:.1%}; p99 latency {p99}"
+
+
+def render(advice: Advice, base: Scenario) -> str:
+    lines = [
+        f"Traffic {advice.rate:g} req/s; each request holds a connection {advice.hold * 1e3:.1f} ms"
+        f" -> {advice.load:.2f} connections in use on average (Little's law).",
+    ]
+    if base.endpoint == "async-sync-session":
+        lines.append(
+            "Endpoint: async def with a sync Session. A request that finds every connection held "
+            "blocks the event loop for pool_timeout: the whole server freezes."
+        )
+        lines.append(
+            f"For a mean time to the first freeze above {_duration(advice.target_seconds)}: "
+            f"pool_size + max_overflow >= {advice.connections} (Erlang B, conservative)."
+        )
+    else:
+        lines.append(
+            f"Endpoint {base.endpoint}: checkouts wait without blocking the loop. For at most "
+            f"1 error in {advice.rate * advice.target_seconds:.3g} requests with pool_timeout "
+            f"{base.pool_timeout:g} s: pool_size + max_overflow >= {advice.connections} (Erlang C)."
+        )
+    if advice.recommended is not None:
+        s = advice.recommended.scenario
+        lines.append(
+            f"Set: pool_size={s.pool_size} max_overflow={s.max_overflow} "
+            f"pool_timeout={s.pool_timeout:g}  -> model on {s.duration:.3g} s of this traffic: "
+            f"{_outcome(advice.recommended.summary)}"
+        )
+        if base.endpoint == "async-sync-session":
+            lines.append(
+                "  pool_timeout does not move the first freeze; it is how long each one lasts, "
+                "so keep it short."
+            )
+        if advice.recommended.summary.freezes:
+            lines.append(
+                f"  The model disagrees with the queueing estimate: the loop is "
+                f"{advice.loop_busy:.0%} busy, so wake-ups queue on it and every request holds "
+                "its connection longer than its own work."
+                if advice.loop_busy > BUSY_LOOP
+                else "  The model disagrees with the queueing estimate on this traffic."
+            )
+    else:
+        lines.append(f"No pool setting can meet it: {advice.why_not}.")
+    if advice.fixes:
+        lines.append("The fix that removes the freeze: run the sync work off the loop.")
+        lines += [f"  - {c.label}: {_outcome(c.summary)}" for c in advice.fixes]
+        if advice.recommended is not None:
+            lines.append(
+                "  Even with the pool above, a burst larger than the pool still freezes the "
+                "seed's endpoint; only these fixes remove that failure mode."
+            )
+    lines.append(
+        "Rules of thumb on this traffic (time until an arrival first finds the pool full):"
+    )
+    lines += [
+        f"  - {r.name} -> {r.connections} connections: ~{_duration(r.mean_time_to_first_freeze)}"
+        for r in advice.rules
+    ]
+    return "\n".join(lines)
