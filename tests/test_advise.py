@@ -1,0 +1,34 @@
+"""`advise`: the sizing it recommends is checked by the model; impossible targets say so."""
+
+from sim.advise import advise, render
+from sim.cli import main
+from sim.scenario import Scenario
+
+
+def test_recommended_pool_does_not_freeze_on_moderate_traffic():
+    base = Scenario.create(stack="modern")
+    advice = advise(50.0, base, 86400.0, cores=2)
+    assert advice.feasible
+    assert advice.recommended is not None
+    assert advice.recommended.summary.freezes == 0
+    s = advice.recommended.scenario
+    assert s.pool_size + s.max_overflow == advice.connections
+
+
+def test_rules_of_thumb_freeze_far_sooner_than_the_target():
+    advice = advise(100.0, Scenario.create(stack="modern"), 86400.0, cores=2)
+    assert all(rule.mean_time_to_first_freeze < 60 for rule in advice.rules)
+
+
+def test_saturated_loop_has_no_pool_answer_but_the_fixes_do_not_freeze():
+    base = Scenario.create(stack="modern", request_cpu=0.004, query_time=0.002)
+    advice = advise(200.0, base, 86400.0, cores=2)  # 200 x 6 ms of loop work = 120 %
+    assert not advice.feasible
+    assert "saturated" in render(advice, base)
+    assert advice.fixes and all(fix.summary.freezes == 0 for fix in advice.fixes)
+
+
+def test_cli_rejects_a_bad_rate_with_one_line(capsys):
+    assert main(["advise", "--rate", "-3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --rate must be a number > 0, got '-3'"]
