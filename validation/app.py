@@ -168,9 +168,10 @@ KEEP = []  # strong references: the probe, and the client task (see the module d
 
 @app.on_event("startup")
 async def start_probe_and_client():
-    probe = LoopProbe(asyncio.get_event_loop(), print_report)
-    probe.start()
-    KEEP.append(probe)
+    if ENV.get("PSS_PROBE", "1") == "1":
+        probe = LoopProbe(asyncio.get_event_loop(), print_report)
+        probe.start()
+        KEEP.append(probe)
     event("ready", loop=type(asyncio.get_event_loop()).__module__, python=sys.version.split()[0],
           sqlalchemy=sqlalchemy.__version__, fastapi=fastapi.__version__, pid=os.getpid())
     if CLIENT == "in-process":

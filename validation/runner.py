@@ -83,34 +83,49 @@ def _run_dir(keep: Path | None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> Run:
+@dataclass(frozen=True)
+class Server:
+    """A running app server: its process, port and log file."""
+
+    proc: subprocess.Popen
+    port: int
+    log: Path
+
+
+@contextlib.contextmanager
+def serving(
+    scenario: Scenario, env: StackEnv, db: Database, run_dir: Path, probe: bool = True
+) -> Iterator[Server]:
+    """Start the app (copied into `run_dir`, away from this package's module names)."""
     for name in APP_FILES:
         shutil.copy(HERE / name, run_dir / name)
     port = free_port(SERVER_PORTS)
+    log = run_dir / "server.log"
+    app_env = {**_app_env(scenario, db, port), "PSS_PROBE": "1" if probe else "0"}
+    cmd = [str(env.python), "-u", str(run_dir / "app.py")]
+    with _process(cmd, log, cwd=run_dir, env=app_env) as proc:
+        yield Server(proc, port, log)
+
+
+def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> Run:
     deadline = time.monotonic() + deadline_for(scenario)
-    server_log, client_log = run_dir / "server.log", run_dir / "client.log"
+    client_log = run_dir / "client.log"
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(
-            _process(
-                [str(env.python), "-u", str(run_dir / "app.py")],
-                server_log,
-                cwd=run_dir,
-                env=_app_env(scenario, db, port),
-            )
-        )
+        server = stack.enter_context(serving(scenario, env, db, run_dir))
         if scenario.client == "external":
-            _wait_for_port(port, server, STARTUP_TIMEOUT)
-            client = stack.enter_context(_process(_client_cmd(scenario, env, port), client_log))
-            _wait(lambda: client.poll() is not None, server, deadline, "external client")
+            wait_for_port(server, STARTUP_TIMEOUT)
+            cmd = _client_cmd(scenario, env, server.port)
+            client = stack.enter_context(_process(cmd, client_log))
+            _wait(lambda: client.poll() is not None, server.proc, deadline, "external client")
         else:
-            _wait(lambda: _saw_done(server_log), server, deadline, "in-process client")
+            _wait(lambda: _saw_done(server.log), server.proc, deadline, "in-process client")
         time.sleep(SETTLE)
-    server_text = server_log.read_text(errors="replace")
+    server_text = server.log.read_text(errors="replace")
     client_text = client_log.read_text(errors="replace") if client_log.exists() else ""
     tl = timeline(parse_events((server_text + client_text).splitlines()))
     if tl.burst_at is None:
         raise HarnessFailure(f"the burst was never fired; server log tail: {server_text[-400:]}")
-    params: dict[str, Any] = {**scenario.to_params(), "harness": {**tl.info, "port": port}}
+    params: dict[str, Any] = {**scenario.to_params(), "harness": {**tl.info, "port": server.port}}
     result = build_result(
         params, records(tl, scenario.requests), relative_blocks(tl), scenario.freeze_threshold
     )
@@ -164,13 +179,15 @@ def _process(cmd: list[str], log: Path, **kwargs: Any) -> Iterator[subprocess.Po
             stop_group(proc)
 
 
-def _wait_for_port(port: int, server: subprocess.Popen, timeout: float) -> None:
+def wait_for_port(server: Server, timeout: float) -> None:
+    """Until the server accepts TCP connections (no HTTP request: it would count as one)."""
+
     def answers() -> bool:
         with socket.socket() as sock:
             sock.settimeout(0.2)
-            return sock.connect_ex(("127.0.0.1", port)) == 0
+            return sock.connect_ex(("127.0.0.1", server.port)) == 0
 
-    _wait(answers, server, time.monotonic() + timeout, "server start")
+    _wait(answers, server.proc, time.monotonic() + timeout, "server start")
 
 
 def _wait(done, server: subprocess.Popen, deadline: float, what: str) -> None:

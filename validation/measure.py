@@ -1,0 +1,125 @@
+"""Cost measurements taken inside a stack's venv, for `python -m validation calibrate`.
+
+Runs on the stack's own interpreter and libraries (Python 3.8 on era2020), against a running
+app server and database, and prints one JSON object of costs in seconds:
+- query_time: the seed's SELECT on a warm connection (wall); query_cpu: its client-side CPU.
+- connect_time: opening a new DBAPI connection through SQLAlchemy (NullPool, wall).
+- thread_handoff: starlette's `run_in_threadpool(noop)` round trip on the stack's loop (wall),
+  the call FastAPI makes for sync dependencies and `def` endpoints.
+- client_setup_cpu: building one `httpx.AsyncClient()` (its SSL context), loop-thread CPU.
+- client_request_cpu: one GET through a warm AsyncClient, loop-thread CPU.
+- request_cpu: the server's loop-thread CPU per request (from /proc/PID/task/PID/schedstat, ns),
+  less the query's client-side CPU, which the model counts in query_time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+
+import httpx
+import sqlalchemy
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from starlette.concurrency import run_in_threadpool
+
+
+def timed(fn, n: int, clock=time.perf_counter) -> float:
+    samples = []
+    for _ in range(n):
+        start = clock()
+        fn()
+        samples.append(clock() - start)
+    return statistics.median(samples)
+
+
+def database_costs(url: str) -> dict:
+    if tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2]) >= (1, 4):
+        url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    engine = create_engine(url)
+    query = text("SELECT users.id, users.name FROM users")
+    with engine.connect() as conn:
+        conn.execute(query).fetchall()
+
+        def run_query():
+            conn.execute(query).fetchall()
+
+        query_time = timed(run_query, 300)
+        query_cpu = timed(run_query, 300, time.thread_time)
+    fresh = create_engine(url, poolclass=NullPool)
+
+    def connect():
+        fresh.connect().close()
+
+    connect()
+    return {
+        "query_time": query_time,
+        "query_cpu": query_cpu,
+        "connect_time": timed(connect, 40),
+    }
+
+
+async def loop_costs(url: str, server_pid: int) -> dict:
+    def noop():
+        return None
+
+    handoffs = []
+    for _ in range(500):
+        start = time.perf_counter()
+        await run_in_threadpool(noop)
+        handoffs.append(time.perf_counter() - start)
+
+    setups = []
+    for _ in range(20):
+        start = time.thread_time()
+        client = httpx.AsyncClient()
+        setups.append(time.thread_time() - start)
+        await client.aclose()
+
+    n = 300
+    async with httpx.AsyncClient() as client:
+        await client.get(url, params={"i": 0})
+        server_before = loop_thread_ns(server_pid)
+        start = time.thread_time()
+        for i in range(n):
+            await client.get(url, params={"i": i})
+        client_cpu = (time.thread_time() - start) / n
+        server_cpu = (loop_thread_ns(server_pid) - server_before) / 1e9 / n
+    return {
+        "thread_handoff": statistics.median(handoffs),
+        "client_setup_cpu": statistics.median(setups),
+        "client_request_cpu": client_cpu,
+        "server_loop_cpu": server_cpu,
+    }
+
+
+def loop_thread_ns(pid: int) -> int:
+    """On-CPU time of the process's main (event-loop) thread, in nanoseconds."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True, help="the app server's endpoint")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--server-pid", type=int, required=True)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.install()
+    costs = database_costs(args.database_url)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    costs.update(loop.run_until_complete(loop_costs(args.url, args.server_pid)))
+    costs["request_cpu"] = max(costs.pop("server_loop_cpu") - costs["query_cpu"], 0.0)
+    print(json.dumps(costs))
+
+
+if __name__ == "__main__":
+    main()
