@@ -18,6 +18,14 @@ from sim.errors import ScenarioError
 from sim.stacks import STACKS, StackProfile
 
 ENDPOINTS = ("async-sync-session", "sync", "async-session")
+COSTS = (
+    "query_time",
+    "connect_time",
+    "request_cpu",
+    "thread_handoff",
+    "client_setup_cpu",
+    "client_request_cpu",
+)
 CLIENTS = ("in-process", "external")
 LOOPS = ("auto", "asyncio", "uvloop")
 ARRIVAL_KINDS = ("burst", "poisson", "closed", "trace")
@@ -237,13 +245,13 @@ class Scenario:
     pool_timeout: float = 30.0
     requests: int = 20
     async_work: float = 0.1
-    # Costs measured on a 2-core cloud VM with PostgreSQL 15 on loopback (validation calibrate).
-    query_time: float = 0.0012
-    connect_time: float = 0.004
-    request_cpu: float = 0.0008
-    thread_handoff: float = 0.0
-    client_setup_cpu: float = 0.05
-    client_request_cpu: float = 0.001
+    # Costs: None takes the stack's calibrated value (sim/stacks.py, `validation calibrate`).
+    query_time: float | None = None
+    connect_time: float | None = None
+    request_cpu: float | None = None
+    thread_handoff: float | None = None
+    client_setup_cpu: float | None = None
+    client_request_cpu: float | None = None
     endpoint: str = "async-sync-session"
     stack: str = "era2020"
     loop: str = "auto"
@@ -257,9 +265,12 @@ class Scenario:
     freeze_threshold: float = 1.0
 
     def __post_init__(self) -> None:
+        stack = STACKS.get(self.stack)
         for f in fields(self):
             spec = SPECS[f.name]
             value = getattr(self, f.name)
+            if value is None and f.name in COSTS and stack is not None:
+                value = stack.costs[f.name]
             try:
                 parsed = spec.parse(value)
                 good = spec.ok(parsed)

@@ -34,6 +34,9 @@ class StackProfile:
     default_loop: LoopKind
     # SQLAlchemy >= 1.4 has AsyncSession; 1.3 does not.
     has_async_session: bool
+    # Default costs in seconds, measured by `python -m validation calibrate` on this stack
+    # (validation/profiles/<stack>.json): 2-core AMD EPYC VM, PostgreSQL 15 on loopback.
+    costs: dict[str, float]
 
     def threads(self, cpus: int) -> int:
         if self.fixed_threads is not None:
@@ -53,6 +56,14 @@ STACKS: dict[str, StackProfile] = {
         client_start_scrambled=True,
         default_loop="uvloop",
         has_async_session=False,
+        costs={
+            "query_time": 0.000177,
+            "connect_time": 0.00666,
+            "request_cpu": 0.00247,
+            "thread_handoff": 0.000071,
+            "client_setup_cpu": 0.0383,
+            "client_request_cpu": 0.00241,
+        },
     ),
     "modern": StackProfile(
         name="modern",
@@ -64,5 +75,13 @@ STACKS: dict[str, StackProfile] = {
         client_start_scrambled=False,
         default_loop="asyncio",
         has_async_session=True,
+        costs={
+            "query_time": 0.000179,
+            "connect_time": 0.00685,
+            "request_cpu": 0.00305,
+            "thread_handoff": 0.000106,
+            "client_setup_cpu": 0.0318,
+            "client_request_cpu": 0.00293,
+        },
     ),
 }
