@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sim.errors import ScenarioError
 from sim.scenario import SPECS, Scenario
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scenario_flags(run)
     run.add_argument("--json", action="store_true", help="print the Result as JSON")
     run.add_argument("--rows", type=int, default=40, help="timeline rows to print")
+    run.add_argument("--plot", default=None, metavar="FILE", help="draw the Gantt timeline (PNG)")
     advise = commands.add_parser(
         "advise", help="smallest pool for steady traffic, or the fix when none is enough"
     )
@@ -59,7 +62,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     advise.add_argument("--cores", default=None, help="CPU cores for HikariCP's rule (>= 1)")
     add_scenario_flags(advise)
+    add_sweep_parser(commands)
+    add_plot_parser(commands)
     return parser
+
+
+def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="simulate a grid of scenarios; results table, heatmaps and report.md",
+        description="Each scenario flag takes values and ranges: --pool-size 1:20, "
+        "--requests 1,5,10:100:10, --endpoint async-sync-session,sync. "
+        "With no axes, the embedded default grid around the seed.",
+    )
+    add_scenario_flags(sweep)
+    sweep.add_argument("--grid", default=None, metavar="FILE", help="a saved grid (TOML)")
+    sweep.add_argument("--out", default="sweep-out", metavar="DIR", help="output directory")
+    sweep.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    sweep.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler address")
+    sweep.add_argument("--fast", action="store_true", help="closed form where it is exact")
+    sweep.add_argument("--batch", type=int, default=256, help="rows per file written")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_plot_parser(commands: argparse._SubParsersAction) -> None:
+    plot = commands.add_parser("plot", help="redraw a heatmap from a sweep's results")
+    plot.add_argument("results", help="results.parquet or results.csv from `sweep`")
+    plot.add_argument("--x", default="pool_size")
+    plot.add_argument("--y", default="requests")
+    plot.add_argument("--z", default="frozen_seconds")
+    plot.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE")
+    plot.add_argument("--out", default=None, metavar="FILE", help="PNG (default: next to input)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -67,6 +101,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.timeline import summary_text, timeline_text
 
     result = simulate(scenario_from_args(args))
+    if args.plot:
+        from sim.plots import gantt
+
+        gantt(result, Path(args.plot))
     if args.json:
         print(result.to_json())
     else:
@@ -101,7 +139,50 @@ def cmd_advise(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "advise": cmd_advise}
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.sweep import DEFAULT_GRID, grid_from_toml, run_sweep
+    from sim.sweep.executors import make_executor
+    from sim.sweep.progress import Progress, Silent
+    from sim.sweep.report import write_report
+
+    axes = {name: getattr(args, name) for name in SPECS if getattr(args, name) is not None}
+    base = grid_from_toml(args.grid) if args.grid else DEFAULT_GRID
+    grid = base.override(axes)
+    if args.batch < 1:
+        raise UsageError(f"--batch must be an integer >= 1, got {args.batch}")
+    out = Path(args.out)
+    executor = make_executor(args.workers, args.dask, args.fast)
+    where = f"Dask at {args.dask}" if args.dask else f"{args.workers} worker process(es)"
+    outcome = run_sweep(
+        grid, out, executor, args.format, args.batch, Silent if args.quiet else Progress
+    )
+    report = write_report(grid, outcome, out, where)
+    print(
+        f"{outcome.rows} rows ({outcome.computed} computed, {outcome.resumed} resumed) in "
+        f"{outcome.seconds:.1f} s -> {outcome.results}, {report}"
+    )
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from sim.plots import heatmap
+    from sim.sweep.store import read_results
+
+    where = {}
+    for item in args.where:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--where takes FIELD=VALUE, got {item!r}")
+        where[name.strip()] = value.strip()
+    source = Path(args.results)
+    if not source.exists():
+        raise UsageError(f"{source}: no such results file")
+    out = Path(args.out) if args.out else source.with_name(f"{args.z}-{args.x}-{args.y}.png")
+    print(heatmap(read_results(source), args.x, args.y, args.z, where, out))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "advise": cmd_advise, "sweep": cmd_sweep, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

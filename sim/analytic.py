@@ -1,0 +1,125 @@
+"""Closed-form predictions for a burst, with the exact conditions under which each one holds.
+
+The seed's endpoint (async-sync-session) checks a connection out on the loop thread. In a burst
+from an external client, the first `capacity` requests get connections and park in `await`; the
+next one to reach `execute` blocks the loop for `pool_timeout` (SQLAlchemy QueuePool._do_get waits
+on a threading.Condition the parked holders can never signal) and gets a 500. So the loop freezes
+iff requests > capacity. Past that boundary the count of blocked requests is NOT simply
+requests - capacity: once the first block ends, the holders' expired timers join the loop's queue
+and their teardown returns connections, which requests still early in their lifecycle then reuse
+(see report.md for the scenarios). It is exact only with one excess request, or with no holders
+at all (capacity 0), where every request blocks in turn.
+
+async-session awaits the checkout, so the loop never blocks on the pool; a waiter gets a 500 only
+if no holder returns a connection within pool_timeout. sync runs the checkout in a worker thread:
+no loop freeze, and no closed form for its 500s (thread-pool starvation, FastAPI issue #3205).
+
+"Exact" means the counts match the model exactly and times match to within the loop CPU the
+requests spend (`cpu_slack`), which the closed forms leave out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the closed form says; None for a quantity it makes no claim about."""
+
+    freezes: bool
+    frozen_seconds: float
+    handled_before_freeze: int | None
+    ok: int | None
+    server_errors: int | None
+    client_errors: int | None
+
+
+def request_cpu(s: Scenario) -> float:
+    """Upper bound on the loop-thread time one request costs besides any pool wait."""
+    return s.request_cpu + s.connect_time + s.query_time + s.client_request_cpu + s.thread_handoff
+
+
+def cpu_slack(s: Scenario) -> float:
+    """How far the model's frozen seconds may sit from the closed form: the burst's loop CPU."""
+    return s.requests * request_cpu(s)
+
+
+def freezes(s: Scenario) -> bool:
+    """The boundary: a burst on the seed's endpoint freezes the loop iff requests > capacity."""
+    return s.endpoint == "async-sync-session" and s.requests > s.capacity
+
+
+def _burst_from_outside(s: Scenario) -> bool:
+    """External client, a burst, no client time-out, and too little loop CPU to freeze alone."""
+    return (
+        s.client == "external"
+        and s.arrival == "burst"
+        and s.client_timeout is None
+        and cpu_slack(s) < s.freeze_threshold
+    )
+
+
+def _seed_exact(s: Scenario) -> bool:
+    """Holders still hold when the first excess request checks out, blocks count as freezes,
+    and at most one request blocks (or all do, when there are no holders)."""
+    first_excess = min(s.requests, s.capacity + 1)
+    return (
+        first_excess * request_cpu(s) < s.async_work
+        and s.pool_timeout >= s.freeze_threshold
+        and (s.requests <= s.capacity + 1 or s.capacity == 0)
+    )
+
+
+def _hold_time(s: Scenario) -> float:
+    return s.query_time + s.async_work
+
+
+def _async_rounds(s: Scenario) -> int:
+    """Hand-over rounds the last waiter sits through: holders release `capacity` at a time."""
+    excess = max(0, s.requests - s.capacity)
+    return 0 if excess == 0 else math.ceil(excess / s.capacity)
+
+
+def _async_exact(s: Scenario) -> bool:
+    """Either every waiter is served well within pool_timeout, or every waiter times out
+    before the first holder could return a connection."""
+    if s.requests <= s.capacity:
+        return True
+    if s.capacity == 0:
+        return True
+    slack = cpu_slack(s)
+    served = (_async_rounds(s) + 1) * (_hold_time(s) + slack) < s.pool_timeout
+    starved = s.pool_timeout + slack < _hold_time(s)
+    return served or starved
+
+
+def exact_for(s: Scenario) -> bool:
+    """Whether `predict(s)` matches the model exactly (counts; times within cpu_slack)."""
+    if not _burst_from_outside(s):
+        return False
+    if s.endpoint == "async-sync-session":
+        return _seed_exact(s)
+    if s.endpoint == "async-session":
+        return _async_exact(s)
+    return True  # sync: only the no-freeze claim, which the CPU bound guarantees
+
+
+def predict(s: Scenario) -> Prediction | None:
+    """The closed form where `exact_for(s)`, else None."""
+    if not exact_for(s):
+        return None
+    if s.endpoint == "sync":
+        return Prediction(False, 0.0, None, None, None, 0)
+    served = int(min(s.requests, s.capacity))
+    if s.endpoint == "async-sync-session":
+        blocked = s.requests - served
+        return Prediction(blocked > 0, blocked * s.pool_timeout, served, served, blocked, 0)
+    timed_out = 0 if s.pool_timeout > _hold_time(s) else s.requests - served
+    if s.capacity == 0:
+        timed_out = s.requests
+    ok = s.requests - timed_out
+    return Prediction(False, 0.0, ok, ok, timed_out, 0)

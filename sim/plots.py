@@ -1,0 +1,257 @@
+"""Pictures: freeze heatmaps over two swept axes, and one run's per-request Gantt timeline.
+
+Both are drawn for a reader who never saw the code: units on every axis and colour bar, the
+model's freeze boundary and the closed form's drawn together and labelled, the seed marked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from sim.analytic import freezes  # noqa: E402
+from sim.errors import ScenarioError  # noqa: E402
+from sim.result import Result  # noqa: E402
+from sim.scenario import Scenario  # noqa: E402
+
+LABELS = {
+    "frozen_seconds": "total time the event loop was frozen (s)",
+    "handled_before_freeze": "requests handled before the first freeze",
+    "server_errors": "HTTP 500 responses (pool time-outs)",
+    "ok": "HTTP 200 responses",
+    "makespan": "time until the last response (s)",
+    "freezes": "number of freezes",
+    "first_freeze_at": "first freeze starts at (s)",
+    "latency_p50": "median latency of 200s (s)",
+    "latency_p99": "99th-percentile latency of 200s (s)",
+    "pool_size": "pool_size (connections kept)",
+    "max_overflow": "max_overflow (extra connections)",
+    "requests": "requests in the burst",
+    "pool_timeout": "pool_timeout (s)",
+    "async_work": "async work after the query (s)",
+}
+SEED = Scenario()  # the seed's own settings: pool 5 + overflow 10, a burst of 20
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One categorical combination: the fixed values of every column besides x and y."""
+
+    where: dict[str, Any]
+
+    def title(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.where.items())
+
+    def slug(self) -> str:
+        return "".join(f"-{k}={v}" for k, v in self.where.items()).replace("/", "_")
+
+
+def _label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def _column(table: pa.Table, name: str) -> list[Any]:
+    if name not in table.column_names:
+        raise ScenarioError(f"no column {name!r}; columns: {', '.join(table.column_names)}")
+    return table.column(name).to_pylist()
+
+
+def filter_rows(table: pa.Table, where: dict[str, Any]) -> pa.Table:
+    """Rows whose columns equal the given values (text from --where is cast to the column)."""
+    for name, value in where.items():
+        column = pa.array(_column(table, name), type=table.schema.field(name).type)
+        try:
+            wanted = pa.scalar(value).cast(column.type) if not isinstance(value, str) else value
+            if isinstance(value, str) and not pa.types.is_string(column.type):
+                wanted = pa.scalar(float(value)).cast(column.type)
+        except (ValueError, pa.ArrowInvalid) as exc:
+            raise ScenarioError(f"--where {name}={value}: not a {column.type} ({exc})") from exc
+        table = table.filter(pc.equal(column, wanted))
+    return table
+
+
+def facets(table: pa.Table, x: str, y: str, ignore: tuple[str, ...] = ()) -> Iterator[Facet]:
+    """Every combination of the Scenario columns that vary, other than x and y."""
+    varying = [
+        f.name
+        for f in fields(Scenario)
+        if f.name not in (x, y, "seed", *ignore) and len(set(_column(table, f.name))) > 1
+    ]
+    combos = sorted({tuple(row[n] for n in varying) for row in table.select(varying).to_pylist()})
+    for combo in combos or [()]:
+        yield Facet(dict(zip(varying, combo, strict=True)))
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges halfway between centres, so each cell sits on its own value."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mids = (centres[:-1] + centres[1:]) / 2
+    return np.concatenate([[2 * centres[0] - mids[0]], mids, [2 * centres[-1] - mids[-1]]])
+
+
+def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
+    xs = np.array(sorted(set(_column(table, x))), dtype=float)
+    ys = np.array(sorted(set(_column(table, y))), dtype=float)
+    values = np.full((len(ys), len(xs)), np.nan)
+    model_freeze = np.full_like(values, np.nan)
+    analytic_freeze = np.full_like(values, np.nan)
+    names = [f.name for f in fields(Scenario)]
+    for row in table.to_pylist():
+        i, j = np.searchsorted(ys, row[y]), np.searchsorted(xs, row[x])
+        values[i, j] = np.nan if row[z] is None else row[z]
+        model_freeze[i, j] = float((row["freezes"] or 0) > 0)
+        analytic_freeze[i, j] = float(freezes(Scenario.create(**{n: row[n] for n in names})))
+    return xs, ys, values, model_freeze, analytic_freeze
+
+
+def heatmap(
+    table: pa.Table, x: str, y: str, z: str, where: dict[str, Any], out: Path, title: str = ""
+) -> Path:
+    """z over (x, y) for the rows matching `where`; boundaries as contours; the seed starred."""
+    rows = filter_rows(table, where)
+    if rows.num_rows == 0:
+        raise ScenarioError(f"no rows match {where}")
+    xs, ys, values, model_freeze, analytic_freeze = _grid(rows, x, y, z)
+    fig, ax = plt.subplots(figsize=(8, 6), constrained_layout=True)
+    mesh = ax.pcolormesh(_edges(xs), _edges(ys), values, cmap="magma", shading="flat")
+    fig.colorbar(mesh, ax=ax, label=_label(z))
+    handles: list[Any] = []
+    if len(xs) > 1 and len(ys) > 1:
+        handles += _contour(ax, xs, ys, model_freeze, "cyan", "-", 5, "model: loop freezes above")
+        handles += _contour(
+            ax, xs, ys, analytic_freeze, "lime", "--", 2, "closed form: requests > pool + overflow"
+        )
+    handles += _mark_seed(ax, rows, x, y, where)
+    if np.nanmax(analytic_freeze) == 0:
+        handles.append(Patch(color="none", label="closed form: no freeze anywhere here"))
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
+    for axis, values in ((ax.xaxis, xs), (ax.yaxis, ys)):
+        if np.all(values == np.round(values)):
+            axis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title or f"{_label(z)}\n{Facet(where).title()}", fontsize=10)
+    ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.85)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _contour(
+    ax: Any,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    mask: np.ndarray,
+    colour: str,
+    style: str,
+    width: float,
+    label: str,
+) -> list[Line2D]:
+    """The 0.5 level between cell centres: the line runs between the last calm and first
+    frozen cell."""
+    if np.nanmin(mask) == np.nanmax(mask):
+        return []
+    ax.contour(xs, ys, mask, levels=[0.5], colors=colour, linestyles=style, linewidths=width)
+    return [Line2D([], [], color=colour, linestyle=style, linewidth=width, label=label)]
+
+
+def _mark_seed(ax: Any, rows: pa.Table, x: str, y: str, where: dict[str, Any]) -> list[Line2D]:
+    """Star the seed's point if this picture contains its pool and burst settings."""
+    seed = {n: getattr(SEED, n) for n in ("pool_size", "max_overflow", "requests")}
+    if x not in seed or y not in seed:
+        return []
+    others = {n: v for n, v in seed.items() if n not in (x, y)}
+    fixed = {n: where.get(n, _single(rows, n)) for n in others}
+    if fixed != others:
+        return []
+    ax.plot(seed[x], seed[y], marker="*", markersize=16, color="white", markeredgecolor="black")
+    label = "the seed: pool_size 5, max_overflow 10, 20 requests"
+    return [
+        Line2D(
+            [],
+            [],
+            marker="*",
+            markersize=12,
+            color="white",
+            markeredgecolor="black",
+            linestyle="none",
+            label=label,
+        )
+    ]
+
+
+def _single(rows: pa.Table, name: str) -> Any:
+    values = set(_column(rows, name))
+    return values.pop() if len(values) == 1 else None
+
+
+STATES = {
+    "waiting": "#9ecae1",
+    "holding a connection": "#3182bd",
+    "HTTP 500": "#de2d26",
+    "client time-out": "#fd8d3c",
+    "done (200)": "#31a354",
+}
+
+
+def gantt(result: Result, out: Path) -> Path:
+    """One bar per request: waiting until handled, then holding; its end marked by outcome."""
+    reqs = result.requests
+    end = max(result.summary.makespan, 1e-6)
+    height = min(12, 2 + 0.22 * len(reqs))
+    fig, ax = plt.subplots(figsize=(10, height), constrained_layout=True)
+    threshold = result.params["freeze_threshold"]
+    for a, b in result.loop_blocked:
+        if b - a >= threshold:
+            ax.axvspan(a, b, color="0.85", zorder=0)
+    for r in reqs:
+        start = r.sent_at or 0.0
+        stop = r.completed_at if r.completed_at is not None else end
+        mid = r.handled_at if r.handled_at is not None else stop
+        ax.barh(r.i, mid - start, left=start, color=STATES["waiting"], height=0.8)
+        ax.barh(r.i, stop - mid, left=mid, color=STATES["holding a connection"], height=0.8)
+        outcome = (
+            "HTTP 500"
+            if r.status is not None and r.status >= 500
+            else "done (200)"
+            if r.status == 200
+            else "client time-out"
+        )
+        ax.plot(
+            stop,
+            r.i,
+            marker="|" if outcome == "done (200)" else "x",
+            markersize=8,
+            color=STATES[outcome],
+            markeredgewidth=2,
+        )
+    handles = [Patch(color=c, label=n) for n, c in STATES.items()]
+    handles.append(Patch(color="0.85", label=f"loop frozen (blocked >= {threshold:g} s)"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8)
+    ax.set_xlim(0, end * 1.01)
+    ax.set_xlabel("seconds since the burst was fired")
+    ax.set_ylabel("request number")
+    ax.invert_yaxis()
+    p = result.params
+    ax.set_title(
+        f"pool_size {p['pool_size']}, max_overflow {p['max_overflow']}, pool_timeout "
+        f"{p['pool_timeout']} s, {p['requests']} requests, endpoint {p['endpoint']}, "
+        f"client {p['client']}",
+        fontsize=9,
+    )
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,144 @@
+"""Sweep grids: axes over any Scenario field, parsed and validated by the field's own Spec.
+
+An axis is written as on the command line, `--pool-size 1:20`, `--requests 1,5,10:100:10`,
+`--endpoint async-sync-session,sync`: comma-separated items, each a value or an inclusive
+`start:stop[:step]` range. Every value goes through the field's Spec, so a bad value gets the
+same one-line error as `python -m sim run`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from sim.errors import ScenarioError
+from sim.scenario import SPECS, Scenario
+
+
+def _range(flag: str, item: str) -> list[str]:
+    """Inclusive `start:stop[:step]` as decimal text, so 0.1:0.5:0.1 has no float drift."""
+    parts = item.split(":")
+    try:
+        start, stop, step = (Decimal(p) for p in (parts + ["1"])[:3]) if len(parts) <= 3 else ()
+    except (InvalidOperation, ValueError):
+        raise ScenarioError(f"{flag}: {item!r} is not a range START:STOP[:STEP]") from None
+    if step <= 0 or stop < start:
+        raise ScenarioError(f"{flag}: empty range {item!r} (need START <= STOP and STEP > 0)")
+    count = int((stop - start) / step) + 1
+    return [str(start + k * step) for k in range(count)]
+
+
+def parse_axis(name: str, text: Any) -> tuple[Any, ...]:
+    """The values of one axis, each parsed and range-checked by the field's Spec."""
+    if name not in SPECS:
+        raise ScenarioError(f"unknown scenario field {name!r}; known: {', '.join(SPECS)}")
+    spec = SPECS[name]
+    raw: list[Any] = []
+    items = text if isinstance(text, list) else [text]
+    for item in items:
+        if not isinstance(item, str):
+            raw.append(item)
+            continue
+        for piece in (p.strip() for p in item.split(",")):
+            if not piece:
+                raise ScenarioError(f"{spec.flag}: empty value in {item!r}")
+            is_range = ":" in piece and name not in ("arrival",)
+            raw.extend(_range(spec.flag, piece) if is_range else [piece])
+    if not raw:
+        raise ScenarioError(f"{spec.flag}: no values given")
+    values = []
+    for value in raw:
+        try:
+            parsed = spec.parse(value)
+            good = spec.ok(parsed)
+        except (TypeError, ValueError, AttributeError):
+            good = False
+        if not good:
+            raise ScenarioError(f"{spec.flag} must be {spec.allowed}, got {value!r}")
+        if parsed not in values:
+            values.append(parsed)
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Fixed fields plus axes; the cartesian product of the axes, in axis order, is the sweep."""
+
+    axes: dict[str, tuple[Any, ...]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, axes: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> Grid:
+        parsed = {name: parse_axis(name, text) for name, text in axes.items()}
+        single = {k: v[0] for k, v in parsed.items() if len(v) == 1}
+        multi = {k: v for k, v in parsed.items() if len(v) > 1}
+        base = dict(fixed or {})
+        Scenario.create(**base)  # unknown or bad fixed fields fail here, before any work
+        return cls(axes=multi, fixed={**base, **single})
+
+    def override(self, axes: Mapping[str, Any]) -> Grid:
+        """This grid with some fields replaced (command-line flags over a TOML or default grid);
+        replaced axes keep their place, so the first two axes stay the pictures' x and y."""
+        given = Grid.build(axes)
+        merged = {k: given.axes.get(k, v) for k, v in self.axes.items() if k not in given.fixed}
+        merged.update({k: v for k, v in given.axes.items() if k not in merged})
+        fixed = {k: v for k, v in self.fixed.items() if k not in given.axes}
+        return Grid(axes=merged, fixed={**fixed, **given.fixed})
+
+    def __len__(self) -> int:
+        total = 1
+        for values in self.axes.values():
+            total *= len(values)
+        return total
+
+    def scenarios(self) -> Iterator[Scenario]:
+        names = list(self.axes)
+        for combo in itertools.product(*self.axes.values()):
+            yield Scenario.create(**self.fixed, **dict(zip(names, combo, strict=True)))
+
+    def describe(self) -> list[str]:
+        """One line per axis and one for the fixed fields, for reports."""
+        lines = [f"{name}: {_compact(values)}" for name, values in self.axes.items()]
+        if self.fixed:
+            lines.append("fixed: " + ", ".join(f"{k}={v}" for k, v in self.fixed.items()))
+        return lines
+
+
+def _compact(values: tuple[Any, ...]) -> str:
+    if len(values) > 4 and all(isinstance(v, int) for v in values):
+        steps = {b - a for a, b in itertools.pairwise(values)}
+        if len(steps) == 1:
+            return f"{values[0]}..{values[-1]} step {steps.pop()} ({len(values)} values)"
+    return ", ".join(str(v) for v in values)
+
+
+def grid_from_toml(path: str | Path) -> Grid:
+    """A saved grid: `[axes]` (lists or axis strings) and `[fixed]` (single values)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"--grid {path}: cannot read a TOML grid ({exc})") from exc
+    unknown = sorted(set(data) - {"axes", "fixed"})
+    if unknown:
+        raise ScenarioError(f"--grid {path}: unknown table {unknown[0]!r}; use [axes] and [fixed]")
+    return Grid.build(data.get("axes", {}), data.get("fixed", {}))
+
+
+# The seed's neighbourhood. The external client keeps the picture about the pool: the seed's
+# in-process client spends client_setup_cpu per request on the loop before sending, which alone
+# is a >= 1 s freeze from 20 requests up, whatever the pool (see report.md).
+DEFAULT_GRID = Grid.build(
+    {
+        "pool_size": "1:20",
+        "requests": "1:60",
+        "max_overflow": "0,10",
+        "endpoint": "async-sync-session,async-session",
+    },
+    {"pool_timeout": 30.0, "client": "external"},
+)

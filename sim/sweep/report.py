@@ -1,0 +1,96 @@
+"""After a sweep: one heatmap pair per categorical combination, and report.md describing it all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import pyarrow as pa
+
+from sim.analytic import freezes
+from sim.plots import Facet, facets, filter_rows, heatmap
+from sim.scenario import Scenario
+from sim.sweep.grid import Grid
+from sim.sweep.run import SweepOutcome
+from sim.sweep.store import read_results
+
+PICTURES = ("frozen_seconds", "handled_before_freeze")
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Per facet: for each x, the smallest y at which the loop froze, model vs closed form."""
+
+    facet: Facet
+    model: dict[float, float | None]
+    analytic: dict[float, float | None]
+    disagreements: int
+
+
+def boundary(rows: pa.Table, x: str, y: str, facet: Facet) -> Boundary:
+    names = [f.name for f in fields(Scenario)]
+    model: dict[float, float | None] = {}
+    analytic: dict[float, float | None] = {}
+    disagreements = 0
+    for row in sorted(filter_rows(rows, facet.where).to_pylist(), key=lambda r: r[y]):
+        predicted = freezes(Scenario.create(**{n: row[n] for n in names}))
+        froze = (row["freezes"] or 0) > 0
+        disagreements += predicted != froze
+        model.setdefault(row[x], None)
+        analytic.setdefault(row[x], None)
+        if froze and model[row[x]] is None:
+            model[row[x]] = row[y]
+        if predicted and analytic[row[x]] is None:
+            analytic[row[x]] = row[y]
+    return Boundary(facet, model, analytic, disagreements)
+
+
+def _fmt(edge: dict[float, float | None]) -> str:
+    return ", ".join(f"{k}:{'-' if v is None else v}" for k, v in sorted(edge.items()))
+
+
+def write_report(grid: Grid, outcome: SweepOutcome, out: Path, workers: str) -> Path:
+    """Heatmaps over the grid's first two axes, and report.md linking them."""
+    rows = read_results(outcome.results)
+    lines = [
+        "# Sweep report",
+        "",
+        f"{outcome.rows} scenarios ({outcome.computed} computed now, {outcome.resumed} kept from "
+        f"an earlier run) in {outcome.seconds:.1f} s on {workers}.",
+        f"Results: [{outcome.results.name}]({outcome.results.name}), one row per scenario.",
+        "",
+        "## What was swept",
+        *[f"- {line}" for line in grid.describe()],
+        "- everything else at the Scenario defaults; each row's seed is derived from the root "
+        "seed and the scenario",
+    ]
+    axes = list(grid.axes)
+    if len(axes) < 2:
+        lines += ["", "Fewer than two axes: no heatmaps."]
+    else:
+        x, y = axes[0], axes[1]
+        lines += [
+            "",
+            "## Freeze boundary",
+            f"For each {x}, the smallest {y} at which the loop froze ('-': never in range). "
+            "The closed form is sim/analytic.py's `freezes`: requests > pool_size + "
+            "max_overflow on the seed's endpoint, never on the others.",
+        ]
+        pictures: list[str] = []
+        for facet in facets(rows, x, y):
+            edge = boundary(rows, x, y, facet)
+            lines += [
+                "",
+                f"### {facet.title() or 'all rows'}",
+                f"- model:       {_fmt(edge.model)}",
+                f"- closed form: {_fmt(edge.analytic)}",
+                f"- cells where they disagree on freeze/no freeze: {edge.disagreements}",
+            ]
+            for z in PICTURES:
+                name = f"heatmap-{z.replace('_', '-')}{facet.slug()}.png"
+                heatmap(rows, x, y, z, facet.where, out / name)
+                pictures.append(f"- [{name}]({name})")
+        lines += ["", "## Pictures", *pictures]
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    return report
