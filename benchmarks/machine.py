@@ -1,0 +1,44 @@
+"""What the figures were measured on: ratios travel between machines, absolute numbers do not,
+but a reader still needs the CPU, core count and interpreter to judge either."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import simpy
+
+
+@dataclass(frozen=True)
+class Machine:
+    cpu: str
+    cores: int
+    python: str
+    simpy: str
+    platform: str
+    date: str
+
+
+def cpu_model() -> str:
+    """The `model name` line of /proc/cpuinfo (Linux), else whatever platform reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def describe() -> Machine:
+    return Machine(
+        cpu=cpu_model(),
+        cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        python=platform.python_version(),
+        simpy=simpy.__version__,
+        platform=platform.platform(),
+        date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
