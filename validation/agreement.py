@@ -1,0 +1,93 @@
+"""Does a predicted Result agree with a measured one? The criteria of the validation issue, pure.
+
+- handled before the first freeze, count of 200s, count of 5xx: exact;
+- total frozen seconds and makespan: within max(0.25 s, 10 % of the measured value);
+- per-request completion times: median absolute error <= 0.1 s *outside freezes*: each time is
+  first mapped to "unfrozen time" (the time minus the frozen seconds before it, on its own
+  Result's freezes), so an error in a freeze's length, already judged above, is not counted twice.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from sim.result import Result
+
+ABS_TOLERANCE = 0.25
+REL_TOLERANCE = 0.10
+COMPLETION_MAE = 0.1
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    measured: Any
+    predicted: Any
+    ok: bool
+    rule: str
+
+
+def within(measured: float, predicted: float) -> bool:
+    return abs(measured - predicted) <= max(ABS_TOLERANCE, REL_TOLERANCE * abs(measured))
+
+
+def freezes(result: Result) -> list[tuple[float, float]]:
+    threshold = result.params.get("freeze_threshold", 1.0)
+    return [(a, b) for a, b in result.loop_blocked if b - a >= threshold]
+
+
+def unfrozen(t: float, frozen: list[tuple[float, float]]) -> float:
+    """`t` less the frozen time before it."""
+    return t - sum(max(0.0, min(b, t) - a) for a, b in frozen)
+
+
+def completion_error(measured: Result, predicted: Result) -> float | None:
+    """Median |measured - predicted| completion time outside freezes, over requests both end."""
+    fm, fp = freezes(measured), freezes(predicted)
+    by_i = {r.i: r for r in predicted.requests}
+    errors = [
+        abs(unfrozen(m.completed_at, fm) - unfrozen(p.completed_at, fp))
+        for m in measured.requests
+        if (p := by_i.get(m.i)) is not None
+        and m.completed_at is not None
+        and p.completed_at is not None
+    ]
+    return statistics.median(errors) if errors else None
+
+
+def checks(measured: Result, predicted: Result) -> list[Check]:
+    ms, ps = measured.summary, predicted.summary
+    exact = [
+        Check(name, getattr(ms, name), getattr(ps, name),
+              getattr(ms, name) == getattr(ps, name), "exact")
+        for name in ("handled_before_freeze", "ok", "server_errors")
+    ]  # fmt: skip
+    close = [
+        Check(name, getattr(ms, name), getattr(ps, name),
+              within(getattr(ms, name), getattr(ps, name)), "max(0.25 s, 10 %)")
+        for name in ("frozen_seconds", "makespan")
+    ]  # fmt: skip
+    mae = completion_error(measured, predicted)
+    completion = Check(
+        "completion_mae", mae, 0.0, mae is not None and mae <= COMPLETION_MAE, "<= 0.1 s"
+    )
+    return [*exact, *close, completion]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One case on one stack: the measurement, the prediction and their agreement."""
+
+    stack: str
+    case: str
+    what: str
+    measured: Result | None
+    predicted: Result | None
+    checks: tuple[Check, ...]
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)

@@ -1,0 +1,139 @@
+"""The named scenario set `compare` measures on each stack: data, not code.
+
+Short pool timeouts (1-3 s) keep the whole set to minutes; the freezes keep their shape because
+each waits exactly pool_timeout. Sizes are chosen away from ties (a waiter whose connection
+would come back exactly at its timeout) so a few milliseconds of noise cannot flip an outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.errors import ScenarioError
+
+BOTH = ("era2020", "modern")
+SEED_POOL = {"pool_size": 5, "max_overflow": 10}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    what: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    stacks: tuple[str, ...] = BOTH
+
+
+def _case(name: str, what: str, stacks: tuple[str, ...] = BOTH, **overrides: Any) -> Case:
+    base = {**SEED_POOL, "pool_timeout": 2.0, "client": "external", "async_work": 0.1}
+    return Case(name, what, {**base, **overrides}, stacks)
+
+
+CASES: tuple[Case, ...] = (
+    _case("under-capacity", "15 requests, 5+10 connections: no wait", requests=15),
+    _case("at-capacity", "16 requests: one checkout times out", requests=16),
+    _case("over-capacity", "20 requests: the seed's burst, 5 timeouts in a row", requests=20),
+    _case("overflow-0", "max_overflow 0: 8 requests on 5", requests=8, max_overflow=0),
+    _case("pool-1", "a single connection, 3 requests", requests=3, pool_size=1, max_overflow=0),
+    _case(
+        "work-long",
+        "async work 1 s on 2 connections: the holders' timers cannot fire",
+        requests=4,
+        pool_size=2,
+        max_overflow=0,
+        async_work=1.0,
+    ),  # fmt: skip
+    _case("work-short", "async work 10 ms, 20 requests", requests=20, async_work=0.01),
+    _case(
+        "sync-at-threads",
+        "plain def endpoint, as many requests as era2020 threads (6)",
+        endpoint="sync",
+        requests=6,
+        async_work=0.5,
+    ),  # fmt: skip
+    _case(
+        "sync-over-threads",
+        "plain def endpoint, 12 requests on 6 threads",
+        endpoint="sync",
+        requests=12,
+        async_work=0.5,
+    ),  # fmt: skip
+    _case(
+        "sync-starve",
+        "plain def endpoint, 2 connections, 12 requests (FastAPI #3205)",
+        endpoint="sync",
+        requests=12,
+        pool_size=2,
+        max_overflow=0,
+        async_work=0.2,
+    ),  # fmt: skip
+    _case(
+        "in-process-16",
+        "the seed's client on the server's loop, 16 requests",
+        client="in-process",
+        requests=16,
+    ),  # fmt: skip
+    _case(
+        "in-process-20",
+        "the seed's client on the server's loop, 20 requests",
+        client="in-process",
+        requests=20,
+    ),  # fmt: skip
+    _case(
+        "client-timeout",
+        "client time-out 4 s, shorter than the 10 s freeze",
+        requests=20,
+        client_timeout=4.0,
+    ),  # fmt: skip
+    _case(
+        "in-process-timeout",
+        "in-process client, time-out 4 s, shorter than the freeze",
+        client="in-process",
+        requests=20,
+        client_timeout=4.0,
+    ),  # fmt: skip
+    _case(
+        "asyncio-loop",
+        "the stack on the asyncio loop, 20 requests",
+        stacks=("era2020",),
+        loop="asyncio",
+        requests=20,
+    ),  # fmt: skip
+    _case(
+        "asyncio-loop-in-process",
+        "asyncio loop, in-process client, 20 requests",
+        stacks=("era2020",),
+        loop="asyncio",
+        client="in-process",
+        requests=20,
+    ),  # fmt: skip
+    _case(
+        "uvloop", "the stack on uvloop, 20 requests", stacks=("modern",), loop="uvloop", requests=20
+    ),  # fmt: skip
+    _case(
+        "async-session",
+        "AsyncSession, 20 requests: waits are awaited, no freeze",
+        stacks=("modern",),
+        endpoint="async-session",
+        requests=20,
+    ),  # fmt: skip
+    _case(
+        "async-session-pool-1",
+        "AsyncSession, 1 connection, 8 requests, 0.4 s work, 1 s timeout",
+        stacks=("modern",),
+        endpoint="async-session",
+        requests=8,
+        pool_size=1,
+        max_overflow=0,
+        async_work=0.4,
+        pool_timeout=1.0,
+    ),  # fmt: skip
+)
+
+
+def cases_for(stack: str, name: str = "all") -> list[Case]:
+    """The cases that run on `stack`: all of them, or the one called `name`."""
+    if name != "all" and not any(c.name == name for c in CASES):
+        known = ", ".join(c.name for c in CASES)
+        raise ScenarioError(f"--cases must be all or one of: {known}; got {name!r}")
+    return [c for c in CASES if stack in c.stacks and name in ("all", c.name)]
