@@ -1,0 +1,54 @@
+"""Parsing the PSS lines of the server and client logs into a Result's rows."""
+
+from __future__ import annotations
+
+import json
+
+from sim.result import RequestRecord
+from validation.serverlog import parse_events, records, relative_blocks, timeline
+
+
+def _line(kind: str, **fields) -> str:
+    return "PSS " + json.dumps({"kind": kind, **fields})
+
+
+LOG = [
+    "INFO: uvicorn noise",
+    _line("ready", python="3.8.18", loop="uvloop", pid=1),
+    _line("blocked", start=99.0, end=99.5),  # during startup: before the burst
+    _line("burst", t=100.0),
+    "Handling 0",
+    _line("handled", i=0, t=100.2),
+    _line("blocked", start=100.3, end=103.3),
+    _line("blocked", start=103.3, end=106.3),
+    "PSS {not json",
+    _line("request", i=0, sent_at=100.01, completed_at=106.5, status=200, error=None),
+    _line("request", i=1, sent_at=100.02, completed_at=103.4, status=500, error=None),
+    _line("done", t=106.6),
+]
+
+
+def test_parse_events_ignores_lines_that_are_not_pss_json():
+    kinds = [e["kind"] for e in parse_events(LOG)]
+    assert kinds == ["ready", "blocked", "burst", "handled", "blocked", "blocked", "request",
+                     "request", "done"]  # fmt: skip
+
+
+def test_timeline_merges_touching_blocks_and_keeps_server_info():
+    tl = timeline(parse_events(LOG))
+    assert tl.blocks == ((99.0, 99.5), (100.3, 106.3))
+    assert tl.info["python"] == "3.8.18"
+    assert tl.burst_at == 100.0
+
+
+def test_records_are_relative_to_the_burst_with_none_where_unseen():
+    rows = records(timeline(parse_events(LOG)), 3)
+    assert rows[0].handled_at and abs(rows[0].handled_at - 0.2) < 1e-9
+    assert rows[1].status == 500 and rows[1].handled_at is None
+    assert rows[2] == RequestRecord(2, None, None, None, None, None)
+
+
+def test_relative_blocks_drop_startup_blocks():
+    blocks = relative_blocks(timeline(parse_events(LOG)))
+    assert len(blocks) == 1
+    assert abs(blocks[0][0] - 0.3) < 1e-9 and abs(blocks[0][1] - 6.3) < 1e-9
