@@ -104,6 +104,7 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 
 
 def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
+    _column(table, z)
     xs = np.array(sorted(set(_column(table, x))), dtype=float)
     ys = np.array(sorted(set(_column(table, y))), dtype=float)
     values = np.full((len(ys), len(xs)), np.nan)

@@ -1,0 +1,97 @@
+"""Pictures are written from saved results and from one run; bad plot requests exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.model import simulate
+from sim.plots import gantt
+from sim.scenario import Scenario
+
+PNG = b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sweep")
+    argv = [
+        "sweep",
+        "--pool-size",
+        "1:4",
+        "--requests",
+        "1:8",
+        "--max-overflow",
+        "0,2",
+        "--endpoint",
+        "async-sync-session",
+        "--pool-timeout",
+        "2",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    return out / "results.parquet"
+
+
+def test_sweep_draws_one_heatmap_pair_per_combination(results: Path) -> None:
+    pictures = sorted(p.name for p in results.parent.glob("heatmap-*.png"))
+    assert pictures == [
+        f"heatmap-{z}-max_overflow={o}.png"
+        for z in ("frozen-seconds", "handled-before-freeze")
+        for o in (0, 2)
+    ]
+
+
+def test_plot_redraws_from_saved_results(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "errors.png"
+    argv = [
+        "plot",
+        str(results),
+        "--z",
+        "server_errors",
+        "--where",
+        "max_overflow=2",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    assert out.read_bytes()[:4] == PNG
+
+
+@pytest.mark.parametrize(
+    "extra", [["--where", "max_overflow=7"], ["--z", "colour"], ["--where", "nonsense"]]
+)
+def test_bad_plot_requests_exit_2(results: Path, tmp_path: Path, extra: list[str]) -> None:
+    assert main(["plot", str(results), "--out", str(tmp_path / "x.png"), *extra]) == 2
+
+
+def test_run_plot_draws_the_gantt_timeline(tmp_path: Path) -> None:
+    out = tmp_path / "timeline.png"
+    argv = [
+        "run",
+        "--requests",
+        "8",
+        "--pool-size",
+        "2",
+        "--max-overflow",
+        "0",
+        "--pool-timeout",
+        "2",
+        "--client",
+        "external",
+        "--plot",
+        str(out),
+    ]
+    assert main(argv) == 0
+    assert out.read_bytes()[:4] == PNG
+
+
+def test_gantt_handles_client_timeouts(tmp_path: Path) -> None:
+    s = Scenario.create(requests=6, pool_size=1, max_overflow=0, pool_timeout=2, client_timeout=1)
+    assert gantt(simulate(s), tmp_path / "t.png").read_bytes()[:4] == PNG

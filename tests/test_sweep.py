@@ -1,0 +1,211 @@
+"""The sweep: axes parse like the CLI's flags, rows are the same whoever computes them, a killed
+sweep resumes without losing or duplicating a row, bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import tomllib
+
+from sim.cli import main
+from sim.errors import ScenarioError
+from sim.result import Summary
+from sim.scenario import Scenario
+from sim.sweep import DEFAULT_GRID, Grid, grid_from_toml, parse_axis, run_sweep
+from sim.sweep.executors import make_executor
+from sim.sweep.progress import Silent
+from sim.sweep.rows import HASH, scenario_hash, seeded
+from sim.sweep.store import read_results
+
+SMALL_TOML = """
+[axes]
+pool_size = "1:3"
+requests = "1:6"
+endpoint = "async-sync-session,async-session"
+[fixed]
+max_overflow = 0
+pool_timeout = 2.0
+client = "external"
+"""
+SMALL = Grid.build(*tomllib.loads(SMALL_TOML).values())
+
+
+def _sweep(out: Path, workers: int = 1, dask: object = None, **kw: object) -> list[dict]:
+    run_sweep(SMALL, out, make_executor(workers, dask, False), progress=Silent, **kw)
+    return read_results(out / f"results.{kw.get('fmt', 'parquet')}").to_pylist()
+
+
+def test_axis_forms_parse_like_the_flags() -> None:
+    assert parse_axis("requests", "1,5,10:30:10") == (1, 5, 10, 20, 30)
+    assert parse_axis("async_work", "0.1:0.3:0.1") == (0.1, 0.2, 0.3)
+    assert parse_axis("endpoint", "async-sync-session,sync") == ("async-sync-session", "sync")
+    assert parse_axis("client_timeout", "none,5") == (None, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("pool_size", "5:1", "--pool-size: empty range"),
+        ("pool_size", "-1", "--pool-size must be an integer >= 0"),
+        ("requests", "0:3", "--requests must be an integer from 1"),
+        ("endpoint", "fast", "--endpoint must be one of"),
+        ("colour", "1", "unknown scenario field 'colour'"),
+        ("pool_size", "1,,2", "--pool-size: empty value"),
+    ],
+)
+def test_bad_axes_name_the_flag_and_the_allowed_range(name: str, text: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        parse_axis(name, text)
+
+
+def test_cli_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--pool-size", "3:1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--pool-size" in err
+
+
+def test_default_grid_is_the_seeds_neighbourhood() -> None:
+    assert len(DEFAULT_GRID) == 20 * 60 * 2 * 2
+    assert DEFAULT_GRID.axes["pool_size"] == tuple(range(1, 21))
+    assert DEFAULT_GRID.fixed["pool_timeout"] == 30.0
+
+
+def test_flags_override_a_saved_grid_and_keep_axis_order(tmp_path: Path) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text('[axes]\npool_size = "1:4"\nrequests = [1, 2, 3]\n[fixed]\nendpoint = "sync"\n')
+    grid = grid_from_toml(path).override({"pool_size": "2,3", "max_overflow": "0,5"})
+    assert list(grid.axes) == ["pool_size", "requests", "max_overflow"]
+    assert grid.axes["pool_size"] == (2, 3) and grid.fixed == {"endpoint": "sync"}
+    assert len(list(grid.scenarios())) == 2 * 3 * 2
+
+
+def test_seed_depends_on_the_scenario_not_on_order() -> None:
+    a, b = Scenario.create(requests=3), Scenario.create(requests=4)
+    assert seeded(a).seed == seeded(a).seed != seeded(b).seed
+    assert seeded(a).seed != seeded(a.replace(seed=1)).seed
+
+
+def test_rows_carry_every_scenario_and_summary_field(tmp_path: Path) -> None:
+    rows = _sweep(tmp_path)
+    assert len(rows) == len(SMALL)
+    row = rows[0]
+    for name in [*Scenario.__dataclass_fields__, *Summary.__dataclass_fields__, HASH]:
+        assert name in row
+    assert row[HASH] == scenario_hash(
+        Scenario.create(**{k: row[k] for k in Scenario.__dataclass_fields__})
+    )
+
+
+def test_results_identical_with_one_two_workers_and_dask(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    one = _sweep(tmp_path / "one", workers=1)
+    two = _sweep(tmp_path / "two", workers=2)
+    cluster = distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        dask = _sweep(tmp_path / "dask", dask=client)
+    assert one == two == dask
+
+
+def test_csv_format_reads_back_with_the_same_rows(tmp_path: Path) -> None:
+    parquet = _sweep(tmp_path / "p")
+    csv = _sweep(tmp_path / "c", fmt="csv")
+    assert parquet == csv
+
+
+def test_rerun_skips_finished_rows(tmp_path: Path) -> None:
+    first = _sweep(tmp_path, batch_size=5)
+    outcome = run_sweep(SMALL, tmp_path, make_executor(1, None, False), progress=Silent)
+    assert outcome.computed == 0 and outcome.resumed == len(SMALL)
+    assert read_results(outcome.results).to_pylist() == first
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+import sim.sweep.store as store
+from sim.sweep import grid_from_toml, run_sweep
+from sim.sweep.executors import make_executor
+from sim.sweep.progress import Silent
+
+write, batches = store.Store.write_batch, []
+def write_then_die(self, first, rows):
+    write(self, first, rows)
+    batches.append(first)
+    if len(batches) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+store.Store.write_batch = write_then_die
+grid = grid_from_toml(sys.argv[2])
+run_sweep(grid, Path(sys.argv[1]), make_executor(1, None, False), batch_size=5, progress=Silent)
+"""
+
+
+def test_killed_sweep_resumes_without_losing_or_duplicating_rows(tmp_path: Path) -> None:
+    out, grid = tmp_path / "out", tmp_path / "grid.toml"
+    grid.write_text(SMALL_TOML)
+    died = subprocess.run([sys.executable, "-c", KILLED, str(out), str(grid)], check=False)
+    assert died.returncode == -signal.SIGKILL
+    parts = sorted((out / "parts").iterdir())
+    assert len(parts) == 3 and not (out / "results.parquet").exists()
+    assert all(pq.read_table(p).num_rows == 5 for p in parts)
+    outcome = run_sweep(SMALL, out, make_executor(1, None, False), batch_size=5, progress=Silent)
+    assert (outcome.resumed, outcome.computed) == (15, len(SMALL) - 15)
+    rows = read_results(outcome.results).to_pylist()
+    assert rows == _sweep(tmp_path / "fresh")
+    assert len({r[HASH] for r in rows}) == len(rows) == len(SMALL)
+
+
+def test_half_written_batch_is_never_read(tmp_path: Path) -> None:
+    _sweep(tmp_path)
+    (tmp_path / "parts" / "part-000000099-1-000001.parquet.tmp").write_bytes(b"PAR1 garbage")
+    assert len(_sweep(tmp_path)) == len(SMALL)
+    assert not list((tmp_path / "parts").glob("*.tmp"))
+
+
+def test_sweep_command_writes_results_heatmaps_and_report(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    argv = [
+        "sweep",
+        "--pool-size",
+        "1:3",
+        "--requests",
+        "1:5",
+        "--max-overflow",
+        "0",
+        "--endpoint",
+        "async-sync-session",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"results.parquet", "report.md"} <= names
+    assert "heatmap-frozen-seconds.png" in names and "heatmap-handled-before-freeze.png" in names
+    assert "disagree on freeze/no freeze: 0" in (out / "report.md").read_text()
+
+
+def test_fast_rows_match_the_model_where_exact(tmp_path: Path) -> None:
+    fast = {r[HASH]: r for r in _sweep_fast(tmp_path / "fast")}
+    model = {r[HASH]: r for r in _sweep(tmp_path / "model")}
+    analytic = [h for h, r in fast.items() if r["source"] == "analytic"]
+    assert analytic
+    for key in analytic:
+        for name in ("freezes", "server_errors", "ok", "handled_before_freeze"):
+            assert fast[key][name] == model[key][name], (name, model[key])
+
+
+def _sweep_fast(out: Path) -> list[dict]:
+    run_sweep(SMALL, out, make_executor(1, None, True), progress=Silent)
+    return read_results(out / "results.parquet").to_pylist()
+
+
+def test_no_workers_is_an_error() -> None:
+    with pytest.raises(ScenarioError, match="--workers"):
+        make_executor(0, None, False)
