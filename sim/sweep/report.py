@@ -64,6 +64,12 @@ def write_report(grid: Grid, outcome: SweepOutcome, out: Path, workers: str) -> 
         "- everything else at the Scenario defaults; each row's seed is derived from the root "
         "seed and the scenario",
     ]
+    if grid.fixed.get("client") == "external":
+        lines.append(
+            "- client=external: the seed's in-process client spends client_setup_cpu per request "
+            "on the server's loop before sending (an SSL context per httpx.AsyncClient), a freeze "
+            "of its own once requests x client_setup_cpu >= freeze_threshold, whatever the pool"
+        )
     axes = list(grid.axes)
     if len(axes) < 2:
         lines += ["", "Fewer than two axes: no heatmaps."]
