@@ -16,7 +16,10 @@ Deviations from the seed, each needed to measure it:
 - `select([User])` is written `select(User.__table__)` in SQLAlchemy 2 (the same Core select of
   the columns; `select(User)` would return ORM rows without `.name`); SQLAlchemy 2 maps `postgresql://` to
   psycopg 3, so the psycopg2 driver is named explicitly there.
-- "Handling i" carries a timestamp; the client records send/complete/status per request.
+- "Handling i" carries a timestamp; the client records send/complete/status per request; an
+  outer ASGI wrapper prints when the server is done with each request (after FastAPI's teardown),
+  so the harness waits for the server, not only the client (a client that timed out is gone
+  while the server may still be frozen).
 """
 import asyncio
 import json
@@ -178,5 +181,19 @@ async def start_probe_and_client():
         KEEP.append(asyncio.ensure_future(concurrent_request()))
 
 
+class Served:
+    """Outermost ASGI wrapper: one "served" event per HTTP request, however it ended."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await self.inner(scope, receive, send)
+        finally:
+            if scope["type"] == "http":
+                event("served", t=time.monotonic(), query=scope.get("query_string", b"").decode())
+
+
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=PORT, loop=LOOP, log_level="warning")
+    uvicorn.run(Served(app), host="127.0.0.1", port=PORT, loop=LOOP, log_level="warning")

@@ -109,6 +109,7 @@ def serving(
 
 def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> Run:
     deadline = time.monotonic() + deadline_for(scenario)
+    load_before = os.getloadavg()[0]  # recorded: a busy neighbour on 2 cores skews the timings
     client_log = run_dir / "client.log"
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(serving(scenario, env, db, run_dir))
@@ -118,14 +119,19 @@ def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> 
             client = stack.enter_context(_process(cmd, client_log))
             _wait(lambda: client.poll() is not None, server.proc, deadline, "external client")
         else:
-            _wait(lambda: _saw_done(server.log), server.proc, deadline, "in-process client")
+            _wait(
+                lambda: _count(server.log, "done") > 0, server.proc, deadline, "in-process client"
+            )
+        all_served = scenario.requests
+        _wait(lambda: _count(server.log, "served") >= all_served, server.proc, deadline, "server")
         time.sleep(SETTLE)
     server_text = server.log.read_text(errors="replace")
     client_text = client_log.read_text(errors="replace") if client_log.exists() else ""
     tl = timeline(parse_events((server_text + client_text).splitlines()))
     if tl.burst_at is None:
         raise HarnessFailure(f"the burst was never fired; server log tail: {server_text[-400:]}")
-    params: dict[str, Any] = {**scenario.to_params(), "harness": {**tl.info, "port": server.port}}
+    harness = {**tl.info, "port": server.port, "loadavg": round(load_before, 2)}
+    params: dict[str, Any] = {**scenario.to_params(), "harness": harness}
     result = build_result(
         params, records(tl, scenario.requests), relative_blocks(tl), scenario.freeze_threshold
     )
@@ -200,6 +206,6 @@ def _wait(done, server: subprocess.Popen, deadline: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def _saw_done(log: Path) -> bool:
+def _count(log: Path, kind: str) -> int:
     with log.open(errors="replace") as f:
-        return any(e["kind"] == "done" for e in parse_events(f))
+        return sum(e["kind"] == kind for e in parse_events(f))
