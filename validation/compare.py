@@ -52,14 +52,15 @@ def predict(scenario: Scenario) -> Result:
 
 
 def compare_stack(
-    stack: str, cases: Iterable[Case], rerun: bool, db: Callable[[], Database], log: Callable
+    stack: str, remeasure: set[str], db: Callable[[], Database], log: Callable
 ) -> list[Row]:
+    """Every case of `stack`; those named in `remeasure`, or never measured, are run now."""
     from validation.runner import run
 
     rows = []
-    for case in cases:
+    for case in cases_for(stack):
         path = result_path(stack, case.name)
-        if rerun or not path.exists():
+        if case.name in remeasure or not path.exists():
             log(f"{stack}/{case.name}: measuring")
             try:
                 measured = run(scenario_for(stack, case), db=db()).result
@@ -93,7 +94,10 @@ def compare_all(
     log: Callable[[str], None] = print,
     out: Path = HERE,
 ) -> str:
-    """Compare every stack's cases, write REPORT.md and REPORT.json to `out`, return the path."""
+    """Compare every stack's cases, write REPORT.md and REPORT.json to `out`, return a summary.
+
+    `case` and `rerun` choose what is measured again; the report always covers every case.
+    """
     rows: list[Row] = []
     skipped: dict[str, str] = {}
     with contextlib.ExitStack() as exits:
@@ -106,11 +110,14 @@ def compare_all(
             return shared[0]
 
         for stack in stacks:
-            chosen = cases_for(stack, case)
+            chosen = {c.name for c in cases_for(stack, case)}
+            remeasure = chosen if rerun else set()
             try:
-                if rerun or any(not result_path(stack, c.name).exists() for c in chosen):
+                if remeasure or any(
+                    not result_path(stack, c.name).exists() for c in cases_for(stack)
+                ):
                     ensure_env(stack)
-                rows += compare_stack(stack, chosen, rerun, db, log)
+                rows += compare_stack(stack, remeasure, db, log)
             except HarnessUnavailable as exc:
                 skipped[stack] = str(exc)
                 log(f"{stack}: skipped: {exc}")
