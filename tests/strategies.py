@@ -102,10 +102,7 @@ def burst_scenarios(**fixed: Any) -> st.SearchStrategy[Scenario]:
 
 
 def frozen_burst_scenarios() -> st.SearchStrategy[Scenario]:
-    """Burst, seed endpoint, external client: the setting of the monotonicity claims.
-
-    Finite capacity, and a freeze threshold just above BLOCK_MIN so every pool wait counts.
-    """
+    """Burst, seed endpoint, external client, finite capacity: the monotonicity claims."""
     return burst_scenarios(
         endpoint="async-sync-session",
         client="external",
@@ -118,10 +115,10 @@ def frozen_burst_scenarios() -> st.SearchStrategy[Scenario]:
 def command_line(scenario: Scenario) -> str:
     """`python -m sim run` with the flags that make `scenario` (non-default fields only)."""
     defaults = Scenario.create(stack=scenario.stack, cpus=scenario.cpus)
-    args = ["python", "-m", "sim", "run", "--cpus", str(scenario.cpus)]
+    args = ["python", "-m", "sim", "run", "--stack", scenario.stack, "--cpus", str(scenario.cpus)]
     for name, spec in SPECS.items():
         value = getattr(scenario, name)
-        if name == "cpus" or value == getattr(defaults, name):
+        if name in ("stack", "cpus") or value == getattr(defaults, name):
             continue
         args += [spec.flag, "none" if value is None else _flag_text(value)]
     return shlex.join(args)

@@ -10,9 +10,6 @@ import math
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from sim.model import run_model, simulate
-from sim.result import Result
 from strategies import (
     burst_scenarios,
     frozen_burst_scenarios,
@@ -20,6 +17,10 @@ from strategies import (
     note_scenario,
     scenarios,
 )
+
+from sim import analytic
+from sim.model import run_model, simulate
+from sim.result import Result
 
 EPS = 1e-6
 
@@ -110,14 +111,29 @@ def test_def_endpoint_never_blocks_the_loop_on_the_pool(scenario):
     assert _loop_blocked_total(result) <= budget + EPS
 
 
+def _one_request_on_the_loop(scenario) -> float:
+    """The loop CPU of one request in the seed's endpoint: how much a freeze's length may shift
+    when one more or one fewer request's work happens to fall inside it."""
+    return (
+        loop_cpu_per_request(scenario)
+        + scenario.connect_time
+        + scenario.query_time
+        + scenario.thread_handoff
+    )
+
+
 @given(frozen_burst_scenarios(), st.integers(min_value=1, max_value=10))
 def test_frozen_seconds_never_decrease_as_requests_grow(scenario, more):
+    # Up to one request's loop CPU of jitter: which CPU slices a freeze spans moves with the
+    # request count (17 -> 18 requests can shorten a 1.208 s freeze by 0.5 ms); pool waits never
+    # go away.
     bigger = scenario.replace(requests=scenario.requests + more)
     note_scenario(scenario)
     note_scenario(bigger)
+    slack = _one_request_on_the_loop(scenario)
     assert (
         simulate(bigger).summary.frozen_seconds
-        >= simulate(scenario).summary.frozen_seconds - EPS
+        >= simulate(scenario).summary.frozen_seconds - slack - EPS
     )
 
 
@@ -130,9 +146,10 @@ def test_frozen_seconds_never_increase_as_capacity_grows(scenario, field, more):
     bigger = scenario.replace(**{field: getattr(scenario, field) + more})
     note_scenario(scenario)
     note_scenario(bigger)
+    slack = _one_request_on_the_loop(scenario)
     assert (
         simulate(bigger).summary.frozen_seconds
-        <= simulate(scenario).summary.frozen_seconds + EPS
+        <= simulate(scenario).summary.frozen_seconds + slack + EPS
     )
 
 
@@ -154,3 +171,16 @@ def test_result_survives_a_json_round_trip_unchanged(scenario):
     assert not any(
         isinstance(v, float) and not math.isfinite(v) for v in result.to_dict()["summary"].values()
     )
+
+
+@given(burst_scenarios(client="external", client_timeout=None).filter(analytic.exact_for))
+def test_model_agrees_with_the_analytic_closed_form_where_it_claims_to_be_exact(scenario):
+    note_scenario(scenario)
+    predicted = analytic.predict(scenario)
+    s = simulate(scenario).summary
+    assert (s.freezes > 0) == predicted.freezes
+    assert abs(s.frozen_seconds - predicted.frozen_seconds) <= analytic.cpu_slack(scenario) + EPS
+    for name in ("handled_before_freeze", "ok", "server_errors", "client_errors"):
+        claim = getattr(predicted, name)
+        if claim is not None:
+            assert getattr(s, name) == claim, name
