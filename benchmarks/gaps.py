@@ -6,7 +6,10 @@ the advice shrinks (and disappears) as the model sheds those events.
 
 from __future__ import annotations
 
-from benchmarks.model import Throughput
+import itertools
+
+from benchmarks.model import Growth, Throughput
+from benchmarks.sweep import Memory, Scaling
 
 
 def model_speed(t: Throughput) -> str:
@@ -48,3 +51,52 @@ def model_speed(t: Throughput) -> str:
         "flattened into one loop."
     )
     return " ".join(advice)
+
+
+def sweep_scaling(s: Scaling, cores: int) -> str:
+    """A speed-up short of 1.7x is the machine (load), the serial parent, or the batching."""
+    advice = []
+    busy = max(s.load) - 1
+    if busy > cores - 2:
+        advice.append(
+            f"the machine was busy (load average up to {max(s.load):.1f} on {cores} cores "
+            "besides the benchmark's own process), so the second worker got only part of a "
+            "core; rerun on an idle machine before changing code."
+        )
+    advice.append(
+        "`run_sweep` hands the executor one batch at a time (`--batch`, 256) and waits for the "
+        "whole batch before writing it and submitting the next, so a batch's slowest chunk idles "
+        "the other worker, and every batch pays a round of pickling; keeping two batches in "
+        "flight (submit the next before writing the last) removes that idle time. The parent's "
+        f"serial pass over the grid costs {s.grid_pass_seconds / s.seconds[1]:.1%} of the "
+        "1-worker run per pass, and it makes that pass twice (for `wanted`, then `pending`)."
+    )
+    return " ".join(advice)
+
+
+def sweep_memory(m: Memory) -> str:
+    """Peak memory that grows with the number of scenarios is state kept per scenario."""
+    small, large = sorted(m.peak_kb)
+    per = (m.peak_kb[large] - m.peak_kb[small]) * 1024 / (large - small)
+    return (
+        f"the peak grows by about {per:.0f} bytes per scenario. Rows do stream to disk batch "
+        "by batch, but `run_sweep` keeps the hash of every scenario in sets (`wanted`, the "
+        "resumed `done`, and `seen` while assembling), each a 64-character str of ~113 bytes "
+        "plus the set's slot; keying by 16-byte digests, or by grid index with the hash "
+        "checked per part file, would keep the peak flat."
+    )
+
+
+def growth_slope(g: Growth) -> str:
+    """A slope above 1.1 is either cost per request rising steadily with size, or noise."""
+    per = [seconds / n * 1e6 for n, seconds in g.points]
+    steady = all(b >= a for a, b in itertools.pairwise(per))
+    (n0, _), (n1, _) = g.points[0], g.points[-1]
+    trend = (
+        "rises at every size, so some per-request work grows with the run: profile the largest "
+        "size and look for a collection scanned per event"
+        if steady
+        else "goes up and down between sizes, which is timing noise rather than a trend: rerun "
+        "on an idle machine, or time more repeats"
+    )
+    return f"us per request goes from {per[0]:.0f} at {n0} to {per[-1]:.0f} at {n1} and {trend}."

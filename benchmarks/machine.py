@@ -33,10 +33,17 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _cores() -> int:
+    """Cores this process may run on (affinity), which is what the workers can use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def describe() -> Machine:
     return Machine(
         cpu=cpu_model(),
-        cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        cores=_cores(),
         python=platform.python_version(),
         simpy=simpy.__version__,
         platform=platform.platform(),

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchmarks.analytic import FastPath
 from benchmarks.figures import Figure
 from benchmarks.machine import Machine
 from benchmarks.model import Growth, Profile, Throughput
+from benchmarks.sweep import Memory, Scaling
 
 
 @dataclass(frozen=True)
@@ -129,4 +131,44 @@ def growth_section(g: Growth) -> Section:
         "",
         f"Slope {g.figure.value:.3f} ({g.figure.note}).",
     ]
-    return Section("4. Growth with the number of requests", tuple(lines))
+    return Section("4a. Growth with the number of requests", tuple(lines))
+
+
+def scaling_section(s: Scaling, startup: Figure, cores: int) -> Section:
+    one, two = s.seconds[1], s.seconds[2]
+    lines = [
+        "| workers | wall s | CPU s, parent | CPU s, workers |",
+        "|---|---|---|---|",
+        *(
+            f"| {w} | {s.seconds[w]:.1f} | {s.cpu_seconds[w][0]:.1f} | {s.cpu_seconds[w][1]:.1f} |"
+            for w in (1, 2)
+        ),
+        "",
+        f"- {s.scenarios} scenarios of the grid; speed-up {one / two:.2f}x (wall clock).",
+        f"- Load average (1 min) {s.load[0]:.1f} before, {s.load[1]:.1f} after, on "
+        f"{cores} cores: other work on the machine shares the two workers' cores.",
+        f"- One serial pass over the grid in the parent (build, seed, hash every scenario): "
+        f"{s.grid_pass_seconds:.2f} s, {s.grid_pass_seconds / one:.1%} of the 1-worker run.",
+        f"- {startup.name}: {startup.value:.3f} s, as much as {startup.ratio:.0f} mean "
+        f"scenarios; {startup.note}.",
+    ]
+    return Section("3. Sweep scaling", tuple(lines))
+
+
+def memory_section(m: Memory) -> Section:
+    lines = [
+        "| scenarios | peak RSS MB | wall s |",
+        "|---|---|---|",
+        *(f"| {n} | {m.peak_kb[n] / 1024:.0f} | {m.seconds[n]:.1f} |" for n in m.peak_kb),
+        "",
+        f"{m.figure.note}.",
+    ]
+    return Section("4b. Sweep memory", tuple(lines))
+
+
+def fast_path_section(f: FastPath) -> Section:
+    lines = [
+        f"- {f.predict.name}: {f.predict.ratio:.0f}x; {f.predict.note}.",
+        f"- {f.rows.name}: {f.rows.ratio:.1f}x; {f.rows.note}.",
+    ]
+    return Section("5. Analytic fast path", tuple(lines))

@@ -5,33 +5,74 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks import gaps
+from benchmarks.analytic import fast_path
 from benchmarks.machine import describe
 from benchmarks.model import growth, profile, throughput
-from benchmarks.report import Results, growth_section, profile_section, throughput_section
+from benchmarks.report import (
+    Results,
+    fast_path_section,
+    growth_section,
+    memory_section,
+    profile_section,
+    scaling_section,
+    throughput_section,
+)
+from benchmarks.sweep import memory, scaling, startup
+from sim.sweep import DEFAULT_GRID, Grid
 
 
 @dataclass(frozen=True)
 class Size:
-    """How much work each benchmark does: the full run fits in ~10 minutes, quick in ~1."""
+    """How much work each benchmark does: the full run fits in ~10 minutes, quick in ~2."""
 
     requests: int
     repeat: int
     growth: tuple[int, ...]
+    grid: Grid
+    memory: tuple[int, int]
 
 
-FULL = Size(requests=10_000, repeat=3, growth=(100, 300, 1_000, 3_000, 10_000, 30_000, 100_000))
-QUICK = Size(requests=2_000, repeat=3, growth=(100, 300, 1_000, 3_000, 10_000))
+FULL = Size(
+    requests=10_000,
+    repeat=3,
+    growth=(100, 300, 1_000, 3_000, 10_000, 30_000, 100_000),
+    grid=DEFAULT_GRID,
+    memory=(1_000, 100_000),
+)
+QUICK = Size(
+    requests=2_000,
+    repeat=3,
+    growth=(100, 300, 1_000, 3_000, 10_000),
+    grid=DEFAULT_GRID.override({"pool_size": "1:10", "requests": "1:30"}),
+    memory=(1_000, 10_000),
+)
 
 
 def run(size: Size, command: str) -> Results:
+    machine = describe()
     t = throughput(size.requests, size.repeat)
     p = profile(size.requests)
     g = growth(size.growth, size.repeat)
-    figures = (t.requests, t.events, g.figure)
+    s = scaling(size.grid)
+    up = startup(per_scenario=s.seconds[1] / s.scenarios)
+    m = memory(*size.memory)
+    f = fast_path(size.grid, size.repeat)
     return Results(
-        machine=describe(),
+        machine=machine,
         command=command,
-        figures=figures,
-        sections=(throughput_section(t), profile_section(p), growth_section(g)),
-        gaps={t.requests.name: gaps.model_speed(t)},
+        figures=(t.requests, t.events, s.figure, up, g.figure, m.figure, f.predict, f.rows),
+        sections=(
+            throughput_section(t),
+            profile_section(p),
+            scaling_section(s, up, machine.cores),
+            growth_section(g),
+            memory_section(m),
+            fast_path_section(f),
+        ),
+        gaps={
+            t.requests.name: gaps.model_speed(t),
+            s.figure.name: gaps.sweep_scaling(s, machine.cores),
+            m.figure.name: gaps.sweep_memory(m),
+            g.figure.name: gaps.growth_slope(g),
+        },
     )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.__main__ import RESULTS
+from benchmarks.analytic import FAST_PATH
 from benchmarks.figures import Figure
 from benchmarks.model import EVENTS, GROWTH, THROUGHPUT
 from benchmarks.report import Results, render
 from benchmarks.suite import FULL, run
+from benchmarks.sweep import MEMORY, SCALING, STARTUP
 
 pytestmark = pytest.mark.benchmark
 
@@ -40,3 +42,22 @@ def test_model_events_per_second_is_measured_against_a_bare_loop(results: Result
 def test_wall_time_grows_linearly_with_requests(results: Results) -> None:
     f = figure(results, GROWTH)
     assert f.met, f"slope {f.value:.3f}"
+
+
+def test_two_workers_sweep_at_least_1_7_times_faster_than_one(results: Results) -> None:
+    f = figure(results, SCALING)
+    assert f.met, f"{f.ratio:.2f}x"
+
+
+def test_worker_start_up_is_measured(results: Results) -> None:
+    assert figure(results, STARTUP).value > 0
+
+
+def test_sweep_peak_memory_stays_flat_with_scenario_count(results: Results) -> None:
+    f = figure(results, MEMORY)
+    assert f.met, f"{f.ratio:.2f}x"
+
+
+def test_analytic_fast_path_is_100_times_the_model_where_exact(results: Results) -> None:
+    f = figure(results, FAST_PATH)
+    assert f.met, f"{f.ratio:.0f}x"
