@@ -103,7 +103,7 @@ def build_result(
         )
     )
     blocks = tuple(
-        (round(a, digits), round(b, digits)) for a, b in loop_blocked if b - a > BLOCK_MIN
+        (_round(a, digits), _round(b, digits)) for a, b in loop_blocked if b - a > BLOCK_MIN
     )
     return Result(params, rows, blocks, summarize(rows, blocks, freeze_threshold))
 
@@ -115,10 +115,11 @@ def summarize(
 ) -> Summary:
     freezes = [(a, b) for a, b in loop_blocked if b - a >= freeze_threshold]
     first = freezes[0][0] if freezes else None
-    # A freeze starts with the loop iteration that ends in the blocking checkout; requests that
-    # iteration handled before the block got through, so count up to the freeze's end.
-    first_end = freezes[0][1] if freezes else math.inf
-    before = sum(1 for r in requests if r.handled_at is not None and r.handled_at < first_end)
+    # A freeze is declared once the loop has not answered for freeze_threshold: requests
+    # handled before that moment (those of the iteration that ends in the blocking checkout)
+    # got through. Later blocks merged into the same interval do not move it.
+    declared = first + freeze_threshold if first is not None else math.inf
+    before = sum(1 for r in requests if r.handled_at is not None and r.handled_at < declared)
     ends = [r.completed_at for r in requests if r.completed_at is not None]
     makespan = max(ends, default=0.0)
     ok = sum(1 for r in requests if r.status == 200)
@@ -168,4 +169,5 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float | None:
 
 
 def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
+    """Rounded, and always a float: SimPy's time starts as the int 0, JSON would keep it so."""
+    return None if value is None else float(round(value, digits))

@@ -80,7 +80,7 @@ class Spec:
 def _arrival_ok(text: str) -> bool:
     try:
         parse_arrival(text)
-    except (ValueError, OSError):
+    except (ValueError, OSError, KeyError, TypeError):
         return False
     return True
 
@@ -265,11 +265,14 @@ class Scenario:
     freeze_threshold: float = 1.0
 
     def __post_init__(self) -> None:
-        stack = STACKS.get(self.stack)
+        if self.stack not in STACKS:  # first: the cost defaults come from the stack
+            spec = SPECS["stack"]
+            raise ScenarioError(f"{spec.flag} must be {spec.allowed}, got {self.stack!r}")
+        stack = STACKS[self.stack]
         for f in fields(self):
             spec = SPECS[f.name]
             value = getattr(self, f.name)
-            if value is None and f.name in COSTS and stack is not None:
+            if value is None and f.name in COSTS:
                 value = stack.costs[f.name]
             try:
                 parsed = spec.parse(value)
@@ -281,6 +284,11 @@ class Scenario:
             object.__setattr__(self, f.name, parsed)
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
+        if self.arrival.startswith("closed:") and self.think_time == 0 and self.async_work == 0:
+            # Each user's cycle must take time, or closed-loop traffic never leaves t = 0.
+            raise ScenarioError(
+                "--think-time must be > 0 with --arrival closed:USERS when --async-work is 0"
+            )
 
     @classmethod
     def create(cls, **values: Any) -> Scenario:

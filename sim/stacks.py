@@ -28,6 +28,11 @@ class StackProfile:
     # Whether the yield dependency's exit runs after the response is sent (FastAPI 0.61 via the
     # app-level AsyncExitStack; today's default) or before it (FastAPI 0.106-0.117).
     teardown_after_response: bool
+    # When the endpoint raises (the pool's TimeoutError): FastAPI 0.61's ServerErrorMiddleware
+    # sits inside the app-level exit stack and sends the 500 first; today's request_response
+    # (fastapi/routing.py) lets the exception pass through the dependency's exit stack, so the
+    # exit (a worker-thread hop) runs before the 500 is sent.
+    error_teardown_after_response: bool
     # Python 3.8's asyncio.wait(fs) wraps coroutines in tasks from a set(): start order is
     # scrambled. Python 3.11 needs tasks, which the harness creates in order.
     client_start_scrambled: bool
@@ -53,6 +58,7 @@ STACKS: dict[str, StackProfile] = {
         fixed_threads=None,
         teardown_on_own_limiter=False,
         teardown_after_response=True,
+        error_teardown_after_response=True,
         client_start_scrambled=True,
         default_loop="uvloop",
         has_async_session=False,
@@ -72,6 +78,7 @@ STACKS: dict[str, StackProfile] = {
         fixed_threads=40,
         teardown_on_own_limiter=True,
         teardown_after_response=True,
+        error_teardown_after_response=False,
         client_start_scrambled=False,
         default_loop="asyncio",
         has_async_session=True,

@@ -72,11 +72,6 @@ def test_bad_value_exits_2_with_one_line_naming_flag_and_range(capsys, argv, fla
     assert "Traceback" not in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: `python -m sim run --stack era1999` says "
-    "'error: --query-time must be a number of seconds >= 0, got None', not naming --stack",
-)
 def test_unknown_stack_alone_names_the_stack_flag(capsys):
     assert main(["run", "--stack", "era1999"]) == 2
     _, err = capsys.readouterr()

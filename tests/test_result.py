@@ -97,16 +97,6 @@ def test_json_round_trip_is_exact_and_keeps_the_documented_keys():
     assert Result.from_json(text).to_json() == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: times that are SimPy's integer start (env.now == 0) are written as `0` "
-    "in loop_blocked/sent_at, and Result.from_dict turns loop_blocked into floats, so "
-    "to_json -> from_json -> to_json is not byte-identical (`python -m sim run --stack era2020 "
-    "--cpus 1 --pool-size 0 --max-overflow 0 --pool-timeout 0.1 --requests 1 --async-work 0 "
-    "--query-time 0 --connect-time 0 --request-cpu 0 --thread-handoff 0 --client-setup-cpu 0 "
-    "--client-request-cpu 0 --loop asyncio --client external --arrival closed:1 --duration 0.1 "
-    "--think-time 0.01 --json` prints loop_blocked [[0, 0.1]])",
-)
 def test_model_json_survives_a_round_trip_byte_for_byte():
     from sim.model import simulate
     from sim.scenario import Scenario

@@ -135,12 +135,6 @@ def test_choice_fields_accept_exactly_their_documented_options(name, value):
     _check(name, value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: an unknown --stack is reported as a cost error: `python -m sim run "
-    "--stack bogus` prints 'error: --query-time must be a number of seconds >= 0, got None' "
-    "(the unset costs cannot take the unknown stack's calibrated values and are checked first)",
-)
 @given(choice_inputs)
 def test_stack_accepts_exactly_its_documented_options(value):
     _check("stack", value)
@@ -187,12 +181,6 @@ def test_arrival_trace_rejects_empty_negative_or_unreadable_files(tmp_path, cont
         Scenario.create(arrival=f"trace:{tmp_path / 'missing.json'}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: `--arrival trace:FILE` with a JSON object lacking 'requests' escapes "
-    "as a KeyError traceback (load_trace's KeyError is not caught by the validator) "
-    "instead of the one-line --arrival error",
-)
 def test_arrival_trace_rejects_an_object_without_requests(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"no": 1}')

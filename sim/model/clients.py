@@ -173,7 +173,7 @@ class InProcessClient:
         yield from io_wait(self.loop, 0.0)  # non-blocking connect: writable on the next poll
         exchange.sent_at = env.now
         response = self._responses[exchange.i] = self.loop.create_future()
-        self.deliver(exchange)
+        self.loop.write(self.deliver, exchange)
         if self.scenario.client_timeout is not None:
             self.loop.call_later(self.scenario.client_timeout, self._expire, response)
         try:

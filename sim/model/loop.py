@@ -89,9 +89,9 @@ class EventLoop:
         self._ready: deque[Handle] = deque()
         self._scheduled: list[tuple[float, int, Handle]] = []
         self._io: deque[Handle] = deque()
+        self._writes: list[Handle] = []
         self._seq = itertools.count()
         self._wakeup: simpy.Event | None = None
-        self._stopping = False
         self.iterations = 0
         self.busy: list[tuple[float, float]] = []
 
@@ -117,16 +117,21 @@ class EventLoop:
         self._io.append(Handle(callback, args))
         self._wake()
 
+    def write(self, deliver: Callback, *args: Any) -> None:
+        """transport.write: asyncio's selector transport sends at once; uvloop queues the write
+        and sends queued writes in libuv's check phase, after the iteration's callbacks
+        (uvloop UVStream._initiate_write -> loop handler_check__exec_writes)."""
+        if self.kind == "asyncio":
+            deliver(*args)
+        else:
+            self._writes.append(Handle(deliver, args))
+
     def create_future(self) -> Future:
         return Future(self)
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake()
-
     # -- the loop thread ------------------------------------------------------------------------
     def run_forever(self) -> Generator[simpy.Event, Any, None]:
-        while not self._stopping:
+        while True:
             yield from self._select()
             yield from self._run_once()
 
@@ -137,12 +142,7 @@ class EventLoop:
         thread held it post their results (call_soon_threadsafe) before this iteration counts
         its ready callbacks: the zero timeout lets every same-instant event run first.
         """
-        if (
-            self._ready
-            or self._io
-            or self._stopping
-            or (self._scheduled and self._scheduled[0][0] <= self.env.now)
-        ):
+        if self._ready or self._io or (self._scheduled and self._scheduled[0][0] <= self.env.now):
             yield self.env.timeout(0)
             return
         self._wakeup = self.env.event()
@@ -171,6 +171,9 @@ class EventLoop:
             io, self._io = self._io, deque()
             for handle in io:
                 yield from self._run(handle)
+            writes, self._writes = self._writes, []
+            for handle in writes:
+                handle.callback(*handle.args)
         if self.env.now > start:
             self.busy.append((start, self.env.now))
 

@@ -75,7 +75,12 @@ class Server:
         yield from cpu(env, self.APP * request_cpu)
         session = Session(self.pool, self.scenario.query_time)
         status = yield from self._endpoint(exchange, session)
-        if self.scenario.profile.teardown_after_response:
+        profile = self.scenario.profile
+        if status == 200:
+            after_response = profile.teardown_after_response
+        else:
+            after_response = profile.error_teardown_after_response
+        if after_response:
             yield from self._respond(exchange, status)
             yield from self._teardown(session)
         else:
@@ -86,7 +91,7 @@ class Server:
 
     def _respond(self, exchange: Exchange, status: int) -> Coroutine:
         yield from cpu(self.loop.env, self.RESPOND * self.scenario.request_cpu)
-        exchange.reply(exchange, status)  # transport.write: the bytes are on the client's socket
+        self.loop.write(exchange.reply, exchange, status)  # transport.write
 
     def _teardown(self, session: Session) -> Coroutine:
         if self.scenario.endpoint == "async-session":

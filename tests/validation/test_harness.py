@@ -1,0 +1,110 @@
+"""The real app on a real PostgreSQL, a few short cases per stack, against the model.
+
+Marked `harness`: slow (seconds per case), and skipped with the reason when PostgreSQL or a
+stack's interpreter is missing here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import pytest
+
+from validation import runner
+from validation.agreement import checks
+from validation.cases import CASES
+from validation.compare import scenario_for
+from validation.envs import ensure_env
+from validation.errors import HarnessUnavailable
+from validation.postgres import database
+from validation.procs import pid_alive
+
+pytestmark = pytest.mark.harness
+
+SHORT = ("under-capacity", "over-capacity", "pool-1")
+
+
+@pytest.fixture(scope="module")
+def db():
+    try:
+        with database() as running:
+            yield running
+    except HarnessUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def _env_or_skip(stack: str) -> None:
+    try:
+        ensure_env(stack)
+    except HarnessUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.parametrize("stack", ["era2020", "modern"])
+@pytest.mark.parametrize("name", SHORT)
+def test_real_app_agrees_with_the_model(stack, name, db):
+    _env_or_skip(stack)
+    case = next(c for c in CASES if c.name == name)
+    scenario = scenario_for(stack, case).replace(pool_timeout=1.0)
+    measured = runner.run(scenario, db=db).result
+    excess = max(0, scenario.requests - int(scenario.capacity))
+    assert measured.summary.server_errors == excess
+    assert measured.summary.ok == scenario.requests - excess
+    try:
+        from sim.model import simulate
+    except ImportError as exc:
+        pytest.skip(f"sim.model not importable yet: {exc}")
+    failed = [c for c in checks(measured, simulate(scenario)) if not c.ok]
+    assert failed == []
+
+
+def _children_of(pid: int) -> set[int]:
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                kids.add(int(stat.parent.name))
+    return kids
+
+
+def _postmaster(port: int) -> set[int]:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            args = cmdline.read_bytes().split(b"\0")
+            if b"postgres" in args[0] and f"-p {port}".encode() in b" ".join(args):
+                return {int(cmdline.parent.name)}
+    return set()
+
+
+def test_nothing_is_left_running_after_a_run_that_fails_half_way(monkeypatch):
+    """Fail once the server, the database and the external client all run; all must be gone."""
+    _env_or_skip("modern")
+    seen: dict = {}
+    real_database, real_wait = runner.database, runner._wait
+
+    @contextlib.contextmanager
+    def spy_database(url=None):
+        with real_database(url) as running:
+            seen["port"] = int(running.url.rsplit(":", 1)[1].split("/")[0])
+            yield running
+
+    def failing_wait(done, server, deadline, what):
+        if what != "external client":
+            return real_wait(done, server, deadline, what)
+        postmaster = _postmaster(seen["port"])
+        backends = set().union(*(_children_of(p) for p in postmaster))
+        seen["pids"] = _children_of(os.getpid()) | postmaster | backends
+        raise RuntimeError("injected failure after the server and client started")
+
+    monkeypatch.setattr(runner, "database", spy_database)
+    monkeypatch.setattr(runner, "_wait", failing_wait)
+    case = next(c for c in CASES if c.name == "over-capacity")
+    with pytest.raises(RuntimeError, match="injected"):
+        try:
+            runner.run(scenario_for("modern", case).replace(pool_timeout=1.0))
+        except HarnessUnavailable as exc:
+            pytest.skip(str(exc))
+    assert len(seen["pids"]) >= 3  # server, client, postmaster at least
+    assert [p for p in seen["pids"] if pid_alive(p)] == []
