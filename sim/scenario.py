@@ -21,6 +21,7 @@ ENDPOINTS = ("async-sync-session", "sync", "async-session")
 COSTS = (
     "query_time",
     "connect_time",
+    "warmup_time",
     "request_cpu",
     "thread_handoff",
     "client_setup_cpu",
@@ -142,6 +143,14 @@ SPECS: dict[str, Spec] = {
             "time to open a new DBAPI connection",
         ),
         Spec(
+            "warmup_time",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "extra time of the first connection after start-up (dialect.initialize, first "
+            "compiles), on the thread that opens it",
+        ),
+        Spec(
             "request_cpu",
             _float,
             lambda v: v >= 0,
@@ -248,6 +257,7 @@ class Scenario:
     # Costs: None takes the stack's calibrated value (sim/stacks.py, `validation calibrate`).
     query_time: float | None = None
     connect_time: float | None = None
+    warmup_time: float | None = None
     request_cpu: float | None = None
     thread_handoff: float | None = None
     client_setup_cpu: float | None = None

@@ -65,6 +65,7 @@ STACKS: dict[str, StackProfile] = {
         costs={
             "query_time": 0.000177,
             "connect_time": 0.00666,
+            "warmup_time": 0.0,
             "request_cpu": 0.00247,
             "thread_handoff": 0.000071,
             "client_setup_cpu": 0.0383,
@@ -85,6 +86,7 @@ STACKS: dict[str, StackProfile] = {
         costs={
             "query_time": 0.000179,
             "connect_time": 0.00685,
+            "warmup_time": 0.0,
             "request_cpu": 0.00305,
             "thread_handoff": 0.000106,
             "client_setup_cpu": 0.0318,

@@ -42,12 +42,16 @@ class QueuePool:
         max_overflow: int,
         timeout: float,
         connect_time: float,
+        warmup_time: float = 0.0,
     ) -> None:
         self.env = env
         self.pool_size = pool_size
         self.max_overflow = max_overflow
         self.timeout = timeout
         self.connect_time = connect_time
+        # SQLAlchemy runs dialect.initialize once, on the first connection ever opened (the
+        # engine's `first_connect` listener); the first request also pays first compiles.
+        self._warmup = warmup_time
         self._idle: deque[Connection] = deque()
         self._overflow = -pool_size
         self._waiters: deque[Waiter] = deque()
@@ -62,7 +66,7 @@ class QueuePool:
         if conn is not None:
             return conn
         if self._inc_overflow():
-            yield from cpu(self.env, self.connect_time)
+            yield from cpu(self.env, self.connect_time + self._take_warmup())
             return self._opened()
         event = self.env.event()
         self._waiters.append(event)
@@ -78,6 +82,7 @@ class QueuePool:
         if conn is not None:
             return conn
         if self._inc_overflow():
+            yield from cpu(self.env, self._take_warmup())  # initialize runs under greenlet_spawn
             yield from io_wait(loop, self.connect_time)
             return self._opened()
         future = loop.create_future()
@@ -120,6 +125,10 @@ class QueuePool:
         self._overflow += 1
         self._checked_out()
         return True
+
+    def _take_warmup(self) -> float:
+        warmup, self._warmup = self._warmup, 0.0
+        return warmup
 
     def _opened(self) -> Connection:
         return Connection(next(self._ids))

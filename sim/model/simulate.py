@@ -51,6 +51,7 @@ def run_model(scenario: Scenario) -> tuple[Result, Observations]:
         scenario.max_overflow,
         scenario.pool_timeout,
         scenario.connect_time,
+        scenario.warmup_time,
     )
     threads, teardown_threads = make_threads(scenario, loop)
     traffic = Traffic(env)
