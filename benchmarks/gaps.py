@@ -59,17 +59,20 @@ def sweep_scaling(s: Scaling, cores: int) -> str:
     busy = max(s.load) - 1
     if busy > cores - 2:
         advice.append(
-            f"the machine was busy (load average up to {max(s.load):.1f} on {cores} cores "
-            "besides the benchmark's own process), so the second worker got only part of a "
-            "core; rerun on an idle machine before changing code."
+            f"the machine was busy: load average up to {max(s.load):.1f} on {cores} cores, of "
+            "which the benchmark itself accounts for about 1, so the second worker got only "
+            "part of a core; rerun on an idle machine to see the code's own limit."
         )
+    parent = s.cpu_seconds[2][0]
     advice.append(
-        "`run_sweep` hands the executor one batch at a time (`--batch`, 256) and waits for the "
-        "whole batch before writing it and submitting the next, so a batch's slowest chunk idles "
-        "the other worker, and every batch pays a round of pickling; keeping two batches in "
-        "flight (submit the next before writing the last) removes that idle time. The parent's "
-        f"serial pass over the grid costs {s.grid_pass_seconds / s.seconds[1]:.1%} of the "
-        "1-worker run per pass, and it makes that pass twice (for `wanted`, then `pending`)."
+        f"Even on idle cores this run's CPU would allow at most {s.idle_bound:.2f}x: the parent "
+        f"spent {parent:.1f} s of serial CPU while the workers ran, and one pass over the grid "
+        f"(build, seed, hash every scenario) costs {s.grid_pass_seconds:.1f} s; `run_sweep` makes "
+        "that pass twice (`wanted`, then `pending`), and `seeded` re-validates every field "
+        "through `Scenario.replace`. One pass that keeps (hash, params) and a seed derived "
+        "without rebuilding the Scenario would halve the serial part. `run_sweep` also waits "
+        "for each whole batch before writing it and submitting the next; keeping two batches "
+        "in flight stops a batch's slowest chunk idling the other worker."
     )
     return " ".join(advice)
 

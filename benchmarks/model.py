@@ -1,5 +1,5 @@
 """Model benchmarks: throughput against SimPy's M/M/c, events per second against a bare timeout
-loop, where the time goes (cProfile), and how wall time grows with the number of requests."""
+loop, where the time goes (cProfile), and how run time grows with the number of requests."""
 
 from __future__ import annotations
 

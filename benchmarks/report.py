@@ -145,6 +145,8 @@ def scaling_section(s: Scaling, startup: Figure, cores: int) -> Section:
         ),
         "",
         f"- {s.scenarios} scenarios of the grid; speed-up {one / two:.2f}x (wall clock).",
+        f"- On two idle cores the CPU this run used would allow at most {s.idle_bound:.2f}x "
+        "(the parent's CPU in the 2-worker run is serial; the workers' CPU split in two).",
         f"- Load average (1 min) {s.load[0]:.1f} before, {s.load[1]:.1f} after, on "
         f"{cores} cores: other work on the machine shares the two workers' cores.",
         f"- One serial pass over the grid in the parent (build, seed, hash every scenario): "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,13 @@ class Scaling:
     scenarios: int
     load: tuple[float, float]
     grid_pass_seconds: float
+
+    @property
+    def idle_bound(self) -> float:
+        """The speed-up two idle cores would give with the CPU this run used: the parent's
+        serial part plus the workers' CPU split evenly, against the 1-worker wall time."""
+        parent, workers = self.cpu_seconds[2]
+        return self.seconds[1] / (parent + workers / 2)
 
 
 def _sweep_seconds(
@@ -120,7 +128,8 @@ class Memory:
 
 
 def memory(small: int, large: int) -> Memory:
-    """Peak RSS of a child process running `run_sweep` (--fast, one worker) over each size."""
+    """Peak RSS of a fresh child process running `run_sweep` (--fast, one worker, in that
+    process) over each size."""
     peaks, seconds = {}, {}
     for size in (small, large):
         measured = _child("sweep", {"axes": memory_axes(size), "fast": True})
@@ -141,20 +150,28 @@ def memory(small: int, large: int) -> Memory:
 
 
 def _child(task: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Run `_child_main(task, args)` in a fresh interpreter; its JSON line plus its peak RSS."""
+    """Run `_child_main(task, args)` in a fresh interpreter and return its JSON line."""
     code = "import sys; from benchmarks.sweep import _child_main; _child_main(*sys.argv[1:])"
-    proc = subprocess.Popen(
+    done = subprocess.run(
         [sys.executable, "-c", code, task, json.dumps(args)],
         stdout=subprocess.PIPE,
         text=True,
+        check=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"benchmark child {task} failed with status {status}")
-    return {**json.loads(out), "maxrss_kb": usage.ru_maxrss}
+    return json.loads(done.stdout)
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak resident set: VmHWM on Linux, which starts afresh at exec. The child's
+    ru_maxrss would not do: Linux carries the forking parent's high-water mark over the exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _child_main(task: str, args_json: str) -> None:
@@ -164,7 +181,7 @@ def _child_main(task: str, args_json: str) -> None:
     else:
         grid = DEFAULT_GRID.override(args["axes"])
         wall, _ = _sweep_seconds(grid, 1, fast=args["fast"])
-        print(json.dumps({"seconds": wall, "scenarios": len(grid)}))
+        print(json.dumps({"seconds": wall, "maxrss_kb": _peak_rss_kb()}))
 
 
 def _startup_in_child(workers: int) -> dict[str, float]:
