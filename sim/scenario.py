@@ -23,6 +23,7 @@ COSTS = (
     "connect_time",
     "warmup_time",
     "request_cpu",
+    "callback_cpu",
     "thread_handoff",
     "client_setup_cpu",
     "client_request_cpu",
@@ -158,6 +159,13 @@ SPECS: dict[str, Spec] = {
             "loop CPU per request: HTTP parse, routing, serialisation",
         ),
         Spec(
+            "callback_cpu",
+            _float,
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+            "loop CPU of one callback (a future's set_result, a task's wake-up)",
+        ),
+        Spec(
             "thread_handoff",
             _float,
             lambda v: v >= 0,
@@ -259,6 +267,7 @@ class Scenario:
     connect_time: float | None = None
     warmup_time: float | None = None
     request_cpu: float | None = None
+    callback_cpu: float | None = None
     thread_handoff: float | None = None
     client_setup_cpu: float | None = None
     client_request_cpu: float | None = None

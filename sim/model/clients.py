@@ -91,7 +91,7 @@ class ExternalClient:
             users = [self.env.process(self._user()) for _ in range(arrival.users)]
             self.env.all_of(users).callbacks.append(lambda _: self.traffic.close())
             return
-        for t in send_times(self.scenario, self.scenario.client_request_cpu):
+        for t in send_times(self.scenario, 0.0):
             exchange = self.traffic.open(self._reply)
             self.env.timeout(t).callbacks.append(lambda _, ex=exchange: self._send(ex))
         self.traffic.close()

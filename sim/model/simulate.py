@@ -44,7 +44,7 @@ def simulate(scenario: Scenario) -> Result:
 
 def run_model(scenario: Scenario) -> tuple[Result, Observations]:
     env = simpy.Environment()
-    loop = EventLoop(env, scenario.loop)
+    loop = EventLoop(env, scenario.loop, scenario.callback_cpu)
     pool = QueuePool(
         env,
         scenario.pool_size,
