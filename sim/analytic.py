@@ -4,11 +4,11 @@ The seed's endpoint (async-sync-session) checks a connection out on the loop thr
 from an external client, the first `capacity` requests get connections and park in `await`; the
 next one to reach `execute` blocks the loop for `pool_timeout` (SQLAlchemy QueuePool._do_get waits
 on a threading.Condition the parked holders can never signal) and gets a 500. So the loop freezes
-iff requests > capacity. Past that boundary the count of blocked requests is NOT simply
-requests - capacity: once the first block ends, the holders' expired timers join the loop's queue
-and their teardown returns connections, which requests still early in their lifecycle then reuse
-(see report.md for the scenarios). It is exact only with one excess request, or with no holders
-at all (capacity 0), where every request blocks in turn.
+iff requests > capacity, and every excess request blocks in turn: the burst arrives in one poll
+and moves through the loop in lockstep, so all of its `execute` calls run in one iteration,
+before any holder's expired timer can run (validated: validation/REPORT.md). The lockstep breaks
+when requests wait for a worker thread (modern: anyio's 40 tokens come back only through the
+loop): those reach `execute` a wave later, after the holders returned their connections.
 
 async-session awaits the checkout, so the loop never blocks on the pool; a waiter gets a 500 only
 if no holder returns a connection within pool_timeout. sync runs the checkout in a worker thread:
@@ -38,14 +38,25 @@ class Prediction:
     client_errors: int | None
 
 
+CALLBACKS_PER_REQUEST = 16  # loop callbacks one request runs at most, each callback_cpu
+
+
 def request_cpu(s: Scenario) -> float:
     """Upper bound on the loop-thread time one request costs besides any pool wait."""
-    return s.request_cpu + s.connect_time + s.query_time + s.client_request_cpu + s.thread_handoff
+    return (
+        s.request_cpu
+        + s.connect_time
+        + s.query_time
+        + s.client_request_cpu
+        + s.thread_handoff
+        + CALLBACKS_PER_REQUEST * s.callback_cpu
+    )
 
 
 def cpu_slack(s: Scenario) -> float:
-    """How far the model's frozen seconds may sit from the closed form: the burst's loop CPU."""
-    return s.requests * request_cpu(s)
+    """How far the model's frozen seconds may sit from the closed form: the burst's loop CPU,
+    and the pool's one-off warm-up."""
+    return s.requests * request_cpu(s) + s.warmup_time
 
 
 def freezes(s: Scenario) -> bool:
@@ -63,23 +74,24 @@ def _burst_from_outside(s: Scenario) -> bool:
     )
 
 
+def _lockstep(s: Scenario) -> bool:
+    """The whole burst reaches `execute` in one wave while the holders stay parked: every
+    dependency setup gets a worker thread at once, and the holders await something (with
+    async_work 0 a holder's bare yield returns it to the loop within the wave). Beyond the
+    thread count the burst often still moves in lockstep, but not always."""
+    return s.requests <= s.threads and s.async_work > 0
+
+
 def boundary_exact(s: Scenario) -> bool:
-    """Whether `freezes(s)` is exact: a burst from outside, blocks long enough to count as
-    freezes, and the holders still hold when the first excess request checks out. The last
-    fails when capacity x per-request loop CPU (mostly connect_time) exceeds async_work: the
-    first holders have already returned their connections (pool 10 + 10, 21 requests)."""
+    """Whether `freezes(s)` is exact: a burst from outside in lockstep, with blocks long enough
+    to count as freezes."""
     if s.requests <= s.capacity:  # no checkout ever waits
         return _burst_from_outside(s)
-    return (
-        _burst_from_outside(s)
-        and (s.capacity + 1) * request_cpu(s) < s.async_work
-        and s.pool_timeout >= s.freeze_threshold
-    )
+    return _burst_from_outside(s) and _lockstep(s) and s.pool_timeout >= s.freeze_threshold
 
 
 def _seed_exact(s: Scenario) -> bool:
-    """The boundary holds and at most one request blocks (or all do, with no holders)."""
-    return boundary_exact(s) and (s.requests <= s.capacity + 1 or s.capacity == 0)
+    return boundary_exact(s)
 
 
 def _hold_time(s: Scenario) -> float:

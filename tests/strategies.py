@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import note
 from hypothesis import strategies as st
 
+from sim.analytic import CALLBACKS_PER_REQUEST
 from sim.scenario import SPECS, Scenario
 
 ENDPOINTS = ("async-sync-session", "sync", "async-session")
@@ -44,6 +45,8 @@ small_costs = st.fixed_dictionaries(
         "query_time": st.sampled_from([0.0, 0.001, 0.005]),
         "connect_time": st.sampled_from([0.0, 0.004, 0.01]),
         "request_cpu": st.sampled_from([0.0, 0.0008, 0.002]),
+        "callback_cpu": st.sampled_from([0.0, 0.00001]),
+        "warmup_time": st.sampled_from([0.0, 0.05]),
         "thread_handoff": st.sampled_from([0.0, 0.0005]),
         "client_setup_cpu": st.sampled_from([0.0, 0.001]),
         "client_request_cpu": st.sampled_from([0.0, 0.001]),
@@ -142,12 +145,20 @@ def note_scenario(scenario: Scenario) -> None:
 
 
 def loop_cpu_per_request(scenario: Scenario) -> float:
-    """Loop-thread CPU one request costs when nothing blocks: the server's HTTP work, and for the
-    in-process client building its httpx client and reading the response."""
-    cost = scenario.request_cpu
+    """Loop-thread CPU one request costs when nothing blocks: the server's HTTP work and its
+    callbacks, and for the in-process client building its httpx client and reading the
+    response."""
+    cost = scenario.request_cpu + CALLBACKS_PER_REQUEST * scenario.callback_cpu
     if scenario.client == "in-process":
         cost += scenario.client_setup_cpu + scenario.client_request_cpu
     return cost
+
+
+def loop_cpu(scenario: Scenario, requests: int) -> float:
+    """Loop CPU of `requests` requests, plus the pool's one-off warm-up where it runs on the loop
+    (every style but a `def` endpoint, whose first connect happens in a worker thread)."""
+    warmup = 0.0 if scenario.endpoint == "sync" else scenario.warmup_time
+    return requests * loop_cpu_per_request(scenario) + warmup
 
 
 # -- raw values for the Scenario validator --------------------------------------------------

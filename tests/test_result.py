@@ -99,20 +99,9 @@ def test_json_round_trip_is_exact_and_keeps_the_documented_keys():
 
 def test_model_json_survives_a_round_trip_byte_for_byte():
     from sim.model import simulate
-    from sim.scenario import Scenario
+    from sim.scenario import COSTS, Scenario
 
-    costs = dict.fromkeys(
-        (
-            "async_work",
-            "query_time",
-            "connect_time",
-            "request_cpu",
-            "thread_handoff",
-            "client_setup_cpu",
-            "client_request_cpu",
-        ),
-        0.0,
-    )
+    costs = dict.fromkeys((*COSTS, "async_work"), 0.0)
     scenario = Scenario.create(
         stack="era2020",
         cpus=1,

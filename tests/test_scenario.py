@@ -20,16 +20,7 @@ from strategies import (
 )
 
 from sim.errors import ScenarioError
-from sim.scenario import SPECS, Scenario
-
-COSTS = (
-    "query_time",
-    "connect_time",
-    "request_cpu",
-    "thread_handoff",
-    "client_setup_cpu",
-    "client_request_cpu",
-)
+from sim.scenario import COSTS, SPECS, Scenario
 
 
 def _int(value: Any) -> int | None:

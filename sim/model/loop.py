@@ -97,6 +97,7 @@ class EventLoop:
         # as one delay before the next callback that holds the thread, or at the iteration end.
         self.callback_cpu = callback_cpu
         self._debt = 0.0
+        self._gil: simpy.Event | None = None
         self._seq = itertools.count()
         self._wakeup: simpy.Event | None = None
         self.iterations = 0
@@ -133,6 +134,13 @@ class EventLoop:
         else:
             self._writes.append(Handle(deliver, args))
 
+    def gil_released(self) -> simpy.Event:
+        """Fires when the loop thread next releases the GIL in select(): a worker thread that
+        is runnable gets to run then, however short its own wake-up latency."""
+        if self._gil is None:
+            self._gil = self.env.event()
+        return self._gil
+
     def create_future(self) -> Future:
         return Future(self)
 
@@ -145,10 +153,19 @@ class EventLoop:
     def _select(self) -> Generator[simpy.Event, Any, None]:
         """selector.select(timeout): 0 if callbacks are ready, else until the next timer or I/O.
 
-        select() releases the GIL, so worker threads that finished their work while the loop
-        thread held it post their results (call_soon_threadsafe) before this iteration counts
-        its ready callbacks: the zero timeout lets every same-instant event run first.
+        select() releases the GIL, so worker threads that became runnable while the loop
+        thread held it run now and post their results (call_soon_threadsafe) before this
+        iteration counts its ready callbacks: the zero timeout lets them run first.
         """
+        if self._gil is not None:
+            self._gil.succeed()
+            self._gil = None
+            # Let the woken workers run to their call_soon_threadsafe: a few same-instant steps
+            # (start, take a worker slot, run) before the loop counts its ready queue.
+            for _ in range(4):
+                if self.env.peek() > self.env.now:
+                    break
+                yield self.env.timeout(0)
         if self._ready or self._io or (self._scheduled and self._scheduled[0][0] <= self.env.now):
             yield self.env.timeout(0)
             return

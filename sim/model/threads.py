@@ -18,14 +18,18 @@ from typing import Any
 import simpy
 
 from sim.model.loop import EventLoop, Future
-from sim.model.tasks import Coroutine, cpu
+from sim.model.tasks import Coroutine
 
 ThreadWork = Callable[[], Generator[simpy.Event, Any, Any]]
 
 
-def _in_thread(loop: EventLoop, work: ThreadWork, future: Future, handoff: float) -> Coroutine:
-    """A worker thread runs `work`, then posts its outcome to the loop thread-safely."""
-    yield from cpu(loop.env, handoff)
+def _in_thread(
+    loop: EventLoop, work: ThreadWork, future: Future, handoff: float, gil: simpy.Event
+) -> Coroutine:
+    """A worker thread wakes (at most `handoff` later, sooner if the loop releases the GIL
+    after the submission), runs `work`, then posts its outcome to the loop thread-safely."""
+    if handoff > 0:
+        yield loop.env.timeout(handoff) | gil
     try:
         value = yield from work()
     except Exception as error:  # noqa: BLE001 - re-raised in the awaiting task, as asyncio does
@@ -45,13 +49,13 @@ class ThreadPoolExecutor:
     def run_sync(self, work: ThreadWork) -> Coroutine:
         """await loop.run_in_executor(None, work)."""
         future = self.loop.create_future()
-        self.loop.env.process(self._worker(work, future))
+        self.loop.env.process(self._worker(work, future, self.loop.gil_released()))
         return (yield future)
 
-    def _worker(self, work: ThreadWork, future: Future) -> Coroutine:
+    def _worker(self, work: ThreadWork, future: Future, gil: simpy.Event) -> Coroutine:
         with self.workers.request() as slot:
             yield slot
-            yield from _in_thread(self.loop, work, future, self.handoff)
+            yield from _in_thread(self.loop, work, future, self.handoff, gil)
 
 
 class CapacityLimiter:
@@ -68,7 +72,8 @@ class CapacityLimiter:
         yield from self._acquire()
         try:
             future = self.loop.create_future()
-            self.loop.env.process(_in_thread(self.loop, work, future, self.handoff))
+            gil = self.loop.gil_released()
+            self.loop.env.process(_in_thread(self.loop, work, future, self.handoff, gil))
             return (yield future)
         finally:
             self._release()

@@ -66,9 +66,11 @@ def test_in_process_client_setup_blocks_the_loop_before_any_request_is_sent():
     assert result.loop_blocked[0][1] >= 1.0
 
 
-def test_external_burst_is_spaced_by_the_senders_per_request_cpu():
+def test_external_burst_leaves_at_once_whatever_the_clients_cpu():
+    # The harness's external client fires every request from one prepared AsyncClient: the
+    # server sees them arrive together, in one poll.
     result = run(client="external", client_request_cpu=0.001, requests=5, pool_size=5)
-    assert [r.sent_at for r in result.requests] == [0.0, 0.001, 0.002, 0.003, 0.004]
+    assert [r.sent_at for r in result.requests] == [0.0] * 5
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from strategies import (
     burst_scenarios,
     frozen_burst_scenarios,
+    loop_cpu,
     loop_cpu_per_request,
     note_scenario,
     scenarios,
@@ -22,7 +23,7 @@ from strategies import (
 from sim import analytic
 from sim.model import run_model, simulate
 from sim.result import Result
-from sim.scenario import Scenario
+from sim.scenario import COSTS, Scenario
 
 EPS = 1e-6
 
@@ -82,8 +83,9 @@ def test_a_burst_within_capacity_never_freezes_the_seeds_endpoint(scenario):
     result = simulate(scenario)
     assert result.summary.server_errors == 0
     assert result.summary.ok == scenario.requests
-    on_loop = loop_cpu_per_request(scenario) + scenario.connect_time + scenario.query_time
-    budget = scenario.requests * on_loop
+    budget = loop_cpu(scenario, scenario.requests) + scenario.requests * (
+        scenario.connect_time + scenario.query_time
+    )
     assert _loop_blocked_total(result) <= budget + EPS
     if budget < scenario.freeze_threshold:
         assert result.summary.freezes == 0
@@ -99,7 +101,7 @@ def test_async_session_never_blocks_the_loop_beyond_its_cpu_costs(scenario):
     # work); every pool wait, connect and query is awaited. Blocked time is bounded by that CPU.
     note_scenario(scenario)
     result = simulate(scenario)
-    budget = len(result.requests) * loop_cpu_per_request(scenario)
+    budget = loop_cpu(scenario, len(result.requests))
     assert _loop_blocked_total(result) <= budget + EPS
 
 
@@ -109,7 +111,7 @@ def test_def_endpoint_never_blocks_the_loop_on_the_pool(scenario):
     # spends the requests' CPU, whatever the pool and thread counts.
     note_scenario(scenario)
     result = simulate(scenario)
-    budget = len(result.requests) * loop_cpu_per_request(scenario)
+    budget = loop_cpu(scenario, len(result.requests))
     assert _loop_blocked_total(result) <= budget + EPS
 
 
@@ -177,17 +179,7 @@ def test_frozen_seconds_never_increase_as_capacity_grows_while_holders_outlast_t
     "HYPOTHESIS_PROFILE=thorough on the unrestricted property.",
 )
 def test_frozen_seconds_never_increase_as_capacity_grows_even_when_holders_finish_mid_freeze():
-    zero = dict.fromkeys(
-        (
-            "query_time",
-            "connect_time",
-            "request_cpu",
-            "thread_handoff",
-            "client_setup_cpu",
-            "client_request_cpu",
-        ),
-        0.0,
-    )
+    zero = dict.fromkeys(COSTS, 0.0)
     small = Scenario.create(
         stack="era2020",
         cpus=1,

@@ -10,23 +10,20 @@ from __future__ import annotations
 import pytest
 
 from sim.model import run_model, simulate
-from sim.scenario import Scenario
+from sim.scenario import COSTS, Scenario
 
-ROUND = dict(
-    pool_size=1,
-    max_overflow=0,
-    requests=3,
-    pool_timeout=1.0,
-    query_time=0.01,
-    connect_time=0.02,
-    async_work=0.1,
-    request_cpu=0.0,
-    thread_handoff=0.0,
-    client_setup_cpu=0.0,
-    client_request_cpu=0.0,
-    stack="modern",
-    cpus=2,
-)
+ROUND = {
+    **dict.fromkeys(COSTS, 0.0),
+    "pool_size": 1,
+    "max_overflow": 0,
+    "requests": 3,
+    "pool_timeout": 1.0,
+    "query_time": 0.01,
+    "connect_time": 0.02,
+    "async_work": 0.1,
+    "stack": "modern",
+    "cpus": 2,
+}
 
 
 def run(**changes):
@@ -145,12 +142,12 @@ def test_seed_endpoint_handles_capacity_then_freezes_once_per_excess_request():
 
 
 def test_dependency_teardown_runs_after_the_response_is_sent():
-    # One request, thread hand-off 0.005 s per worker-thread call:
-    #   get_db setup in a worker: 0.005; connect + query on the loop: 0.035 (handled);
-    #   sleep 0.1 -> 0.135: the response is written then. Teardown (db.close() in a worker, another
-    #   0.005) comes after, so it does not delay the response; were it before, completed = 0.14.
-    result = run(requests=1, thread_handoff=0.005, client="external")
-    assert timeline(result) == [(0.0, 0.035, 0.135, 200)]
+    # One request. A worker's hand-off ends at the loop's next select (the GIL is released
+    # there), so get_db's setup is back at once; connect + query on the loop: 0.03 (handled);
+    # sleep 0.1 -> the response is written at 0.13. The teardown (db.close() in a worker) is
+    # submitted only after that write, so it cannot delay the response.
+    result = run(requests=1, thread_handoff=0.05, client="external")
+    assert timeline(result) == [(0.0, 0.03, 0.13, 200)]
 
 
 def test_era2020_sync_endpoint_starves_teardown_on_the_shared_executor():

@@ -7,20 +7,9 @@ import pytest
 from sim.model import simulate
 from sim.scenario import Scenario
 
-SPLIT_FREEZE = pytest.mark.xfail(
-    strict=True,
-    reason="model disagrees with issue 2's measured fact: with the calibrated costs not all "
-    "excess requests reach `execute` in the blocking iteration; after the first blocks end, "
-    "the holders' timers and teardown run and later excess requests reuse returned connections "
-    "(modern/external/pool_timeout 3/20 requests: two freezes 0.10-9.15 and 9.17-15.17 with the "
-    "15 finishing at 9.15; era2020 default: 4 x 500 and 120 s instead of 5 x 500 and 150 s)",
-)
-
-
 MODERN_EXTERNAL = dict(stack="modern", client="external", pool_timeout=3.0)
 
 
-@SPLIT_FREEZE
 def test_modern_20_requests_15_handled_then_one_15_second_freeze():
     # pool 5 + overflow 10 = 15 connections; the 5 excess requests each wait their full 3 s on
     # the loop thread in turn: one unbroken freeze of 5 x 3 = 15 s, then the 15 finish.
@@ -31,13 +20,15 @@ def test_modern_20_requests_15_handled_then_one_15_second_freeze():
     assert (s.ok, s.server_errors, s.client_errors) == (15, 5, 0)
 
 
-@SPLIT_FREEZE
-def test_modern_20_requests_each_500_lands_3_seconds_after_the_last():
+def test_modern_20_requests_every_500_lands_only_after_the_whole_freeze():
+    # Today's FastAPI lets the pool's TimeoutError pass through the dependency's exit stack
+    # first: db.close() in a worker thread, which needs the frozen loop to hand over. So no 500
+    # is sent until the loop is free (measured: all five within 0.05 s at the freeze's end).
     result = simulate(Scenario.create(**MODERN_EXTERNAL, requests=20))
     errors = sorted(r.completed_at for r in result.requests if r.status == 500)
-    gaps = [b - a for a, b in zip(errors, errors[1:], strict=False)]
-    assert gaps == pytest.approx([3.0] * 4, abs=0.01)
-    assert errors[0] == pytest.approx(3.0, abs=0.25)
+    assert len(errors) == 5
+    assert errors[0] >= 15.0
+    assert errors[-1] - errors[0] < 0.05
 
 
 def test_modern_15_requests_no_freeze_all_200_well_under_a_second():
@@ -55,7 +46,6 @@ def test_modern_16_requests_one_3_second_freeze_one_500():
     assert (s.handled_before_freeze, s.ok, s.server_errors) == (15, 15, 1)
 
 
-@SPLIT_FREEZE
 def test_era2020_default_run_with_external_client_15_handled_then_5_times_30_seconds():
     result = simulate(Scenario.create(client="external", cpus=2))
     s = result.summary
@@ -67,7 +57,6 @@ def test_era2020_default_run_with_external_client_15_handled_then_5_times_30_sec
     assert max(handled) < 0.2
 
 
-@SPLIT_FREEZE
 def test_era2020_in_process_default_freezes_for_5_times_30_seconds():
     # The seed as meant: its client on the server's loop. Besides the pool freeze, 20 client
     # setups (0.05 s each) hold the loop ~1 s before anything is sent (DESIGN.md "Traps").
@@ -81,7 +70,12 @@ def test_era2020_in_process_default_freezes_for_5_times_30_seconds():
     assert handled[-1] - min(r.sent_at for r in result.requests) < 0.2
 
 
-@SPLIT_FREEZE
+@pytest.mark.xfail(
+    strict=True,
+    reason="model disagrees with the real app: era2020 in-process with a client time-out "
+    "shorter than the freeze measures 5 x 500 and 15 ReadTimeouts (validation/REPORT.md, "
+    "in-process-timeout); the model lets every client's expired timer win the race, 0 x 500",
+)
 def test_era2020_in_process_with_httpx_default_timeout_sees_500s_and_read_timeouts():
     # httpx's default 5 s time-out: the 15 parked requests' time-out timers expire during the
     # freeze and run in the same pass as the server's sends; the 5 pool time-outs are 500s.

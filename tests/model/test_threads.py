@@ -86,11 +86,30 @@ def test_limiter_token_comes_back_only_when_the_task_resumes_on_the_loop():
     assert ("b", "resumed", 4.0, "b") in log
 
 
-def test_handoff_cost_is_paid_by_the_worker_before_the_job():
+def test_a_worker_starts_when_the_loop_releases_the_gil_in_select():
+    # Hand-off 0.25 s, but the loop goes to select() right after submitting: the runnable
+    # worker takes the GIL there and starts at once.
     env, loop = make_loop()
     pool = ThreadPoolExecutor(loop, max_workers=1, handoff=0.25)
     log: list = []
     caller(loop, pool, work(env, 1.0, log, "a"), log, "a")
+    env.run(until=5)
+    assert log == [("a", "start", 0), ("a", "resumed", 1.0, "a")]
+
+
+def test_handoff_bounds_the_wait_while_the_loop_keeps_the_gil():
+    # The task submits, and the next ready callback holds the loop for 1 s without a select:
+    # the worker waits its full 0.25 s hand-off, runs 0.25-1.25, and its result is delivered
+    # when the loop is free.
+    env, loop = make_loop()
+    pool = ThreadPoolExecutor(loop, max_workers=1, handoff=0.25)
+    log: list = []
+    caller(loop, pool, work(env, 1.0, log, "a"), log, "a")
+
+    def hold():
+        yield env.timeout(1.0)
+
+    loop.call_soon(hold)
     env.run(until=5)
     assert log == [("a", "start", 0.25), ("a", "resumed", 1.25, "a")]
 
