@@ -170,8 +170,8 @@ class InProcessClient:
         if exchange is None:
             exchange = self.traffic.open(self._reply)
         yield from cpu(env, self.scenario.client_setup_cpu)
+        exchange.sent_at = env.now  # `client.get(...)` is called (the harness stamps it here)
         yield from io_wait(self.loop, 0.0)  # non-blocking connect: writable on the next poll
-        exchange.sent_at = env.now
         response = self._responses[exchange.i] = self.loop.create_future()
         self.loop.write(self.deliver, exchange)
         if self.scenario.client_timeout is not None:

@@ -59,7 +59,8 @@ def test_era2020_default_run_with_external_client_15_handled_then_5_times_30_sec
 
 def test_era2020_in_process_default_freezes_for_5_times_30_seconds():
     # The seed as meant: its client on the server's loop. Besides the pool freeze, 20 client
-    # setups (0.05 s each) hold the loop ~1 s before anything is sent (DESIGN.md "Traps").
+    # setups hold the loop before anything is on the wire (DESIGN.md "Traps"); the 15 are
+    # handled within 0.2 s of the last request leaving.
     result = simulate(Scenario.create(cpus=2))
     s = result.summary
     assert (s.ok, s.server_errors) == (15, 5)
@@ -67,7 +68,7 @@ def test_era2020_in_process_default_freezes_for_5_times_30_seconds():
     assert longest == pytest.approx(150.0, abs=1.5)
     handled = sorted(r.handled_at for r in result.requests if r.handled_at is not None)
     assert len(handled) == 15
-    assert handled[-1] - min(r.sent_at for r in result.requests) < 0.2
+    assert handled[-1] - max(r.sent_at for r in result.requests) < 0.2
 
 
 @pytest.mark.xfail(
