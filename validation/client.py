@@ -1,10 +1,14 @@
-"""External client: a separate process that fires the burst at the server over loopback.
+"""External client: a separate process that sends the traffic to the server over loopback.
 
-Runs in the stack's venv (Python 3.8 on era2020): stdlib + httpx only. One shared
-`httpx.AsyncClient`, built before the burst: the seed builds one client per request, but there
-that cost (an SSL context, ~50 ms each) lands on the server's loop, which the in-process client
-reproduces; here it would only stagger the sends, so all requests leave at time zero instead.
-The pool limit is raised so that every request has its own connection at once.
+Runs in the stack's venv (Python 3.8 on era2020): stdlib + httpx + the sibling `arrivals`
+module. One shared `httpx.AsyncClient`, built before the first send: the seed builds one client
+per request, but there that cost (an SSL context, ~50 ms each) lands on the server's loop, which
+the in-process client reproduces; here it would only stagger the sends. The pool limit is raised
+so that every request in flight has its own connection at once.
+
+Three shapes of traffic: the burst (all requests at time zero), open loop (`--schedule FILE`, a
+JSON list of send offsets: Poisson or a replayed trace) and closed loop (`--users`: each waits
+for its response, thinks, sends again until `--duration`).
 
 Prints one "PSS {json}" line per event, stamped with time.monotonic() (system-wide on Linux).
 """
@@ -15,8 +19,10 @@ import argparse
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import httpx
+from arrivals import closed_loop, open_loop
 
 
 def event(kind: str, **fields) -> None:
@@ -24,48 +30,52 @@ def event(kind: str, **fields) -> None:
 
 
 async def request(client, url: str, i: int) -> None:
-    sent_at = time.monotonic()
+    sent_at = time.monotonic()  # the moment the request is handed to httpx
     try:
         resp = await client.get(url, params={"i": i})
     except Exception as exc:  # every failure is a measurement: record its type
-        event(
-            "request",
-            i=i,
-            sent_at=sent_at,
-            completed_at=time.monotonic(),
-            status=None,
-            error=type(exc).__name__,
-        )
-        return
+        status, error = None, type(exc).__name__
+    else:
+        status, error = resp.status_code, None
     event(
-        "request",
-        i=i,
-        sent_at=sent_at,
-        completed_at=time.monotonic(),
-        status=resp.status_code,
-        error=None,
+        "request", i=i, sent_at=sent_at, completed_at=time.monotonic(), status=status, error=error
     )
 
 
-async def burst(url: str, requests: int, timeout: float | None) -> None:
+async def traffic(args: argparse.Namespace, timeout: float | None) -> None:
+    schedule = json.loads(Path(args.schedule).read_text()) if args.schedule else None
+    at_once = len(schedule) if schedule is not None else args.users or args.requests
     async with httpx.AsyncClient(
         timeout=timeout,
-        limits=httpx.Limits(max_connections=requests, max_keepalive_connections=requests),
+        limits=httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once),
     ) as client:
-        event("burst", t=time.monotonic())
-        tasks = [asyncio.ensure_future(request(client, url, i)) for i in range(requests)]
-        await asyncio.wait(tasks)
-    event("done", t=time.monotonic())
+
+        async def send(i: int) -> None:
+            await request(client, args.url, i)
+
+        start = time.monotonic()
+        event("burst", t=start)
+        if schedule is not None:
+            sent = await open_loop(send, schedule, start)
+        elif args.users:
+            sent = await closed_loop(send, args.users, args.duration, args.think_time, start)
+        else:
+            sent = await open_loop(send, [0.0] * args.requests, start)
+    event("done", t=time.monotonic(), sent=sent)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
-    parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--requests", type=int, default=1, help="burst size")
+    parser.add_argument("--schedule", help="open loop: JSON list of send offsets in seconds")
+    parser.add_argument("--users", type=int, default=0, help="closed loop: concurrent users")
+    parser.add_argument("--duration", type=float, default=0.0, help="closed loop: seconds")
+    parser.add_argument("--think-time", type=float, default=0.0, help="closed loop: seconds")
     parser.add_argument("--timeout", default="none", help="seconds, or none")
     args = parser.parse_args()
     timeout = None if args.timeout == "none" else float(args.timeout)
-    asyncio.get_event_loop().run_until_complete(burst(args.url, args.requests, timeout))
+    asyncio.get_event_loop().run_until_complete(traffic(args, timeout))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""One real run: start the app on a throwaway database, fire the burst, collect the timeline, and
-stop every process it started, by process group, on every exit path, within a deadline.
+"""One real run: start the app on a throwaway database, send the traffic (a burst, or steady
+Poisson / closed-loop traffic from the external client), collect the timeline, and stop every
+process it started, by process group, on every exit path, within a deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -19,6 +21,7 @@ from typing import Any
 from sim.errors import ScenarioError
 from sim.result import Result, build_result
 from sim.scenario import Scenario
+from validation.arrivals import poisson_times
 from validation.envs import StackEnv, ensure_env
 from validation.errors import HarnessFailure
 from validation.postgres import Database, database
@@ -42,8 +45,11 @@ class Run:
 
 def check_runnable(scenario: Scenario) -> None:
     """Refuse what the real app cannot be asked to do, naming the flag."""
-    if scenario.arrival != "burst":
-        raise ScenarioError("--arrival: the harness fires bursts only (burst)")
+    if scenario.arrival != "burst" and scenario.client != "external":
+        raise ScenarioError(
+            f"--arrival {scenario.arrival}: the in-process client sends bursts only; "
+            "use --client external"
+        )
     if scenario.endpoint == "async-session" and not scenario.profile.has_async_session:
         raise ScenarioError(
             f"--endpoint async-session needs SQLAlchemy >= 1.4: not on {scenario.stack}"
@@ -52,10 +58,31 @@ def check_runnable(scenario: Scenario) -> None:
         raise ScenarioError(f"--cpus: the real app runs on this machine's {os.cpu_count()} cpus")
 
 
+def schedule(scenario: Scenario) -> list[float] | None:
+    """Open-loop send offsets (Poisson from the seed, or a trace); None for burst and closed."""
+    arrival = scenario.arrival_spec
+    if arrival.kind == "poisson":
+        return poisson_times(arrival.rate, scenario.duration, scenario.seed)
+    if arrival.kind == "trace":
+        return list(arrival.trace)
+    return None
+
+
+def most_requests(scenario: Scenario) -> int:
+    """How many requests can still be in the server when the sending stops."""
+    arrival = scenario.arrival_spec
+    if arrival.kind == "closed":
+        return arrival.users
+    times = schedule(scenario)
+    return scenario.requests if times is None else len(times)
+
+
 def deadline_for(scenario: Scenario) -> float:
-    """Generous upper bound on one run: every request waiting its full pool_timeout in turn."""
+    """Generous upper bound on one run: the sending, then every request still in the server
+    waiting its full pool_timeout in turn (a collapsed server drains about one per timeout)."""
     per_request = scenario.pool_timeout + scenario.async_work + 1.0
-    return 30.0 + scenario.requests * per_request
+    sending = 0.0 if scenario.arrival == "burst" else scenario.duration
+    return 30.0 + sending + most_requests(scenario) * per_request
 
 
 def run(scenario: Scenario, db: Database | None = None, keep: Path | None = None) -> Run:
@@ -115,26 +142,30 @@ def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> 
         server = stack.enter_context(serving(scenario, env, db, run_dir))
         if scenario.client == "external":
             wait_for_port(server, STARTUP_TIMEOUT)
-            cmd = _client_cmd(scenario, env, server.port)
+            cmd = _client_cmd(scenario, env, server.port, run_dir)
             client = stack.enter_context(_process(cmd, client_log))
             _wait(lambda: client.poll() is not None, server.proc, deadline, "external client")
+            sent = _sent(client_log)
         else:
             _wait(
                 lambda: _count(server.log, "done") > 0, server.proc, deadline, "in-process client"
             )
-        all_served = scenario.requests
-        _wait(lambda: _count(server.log, "served") >= all_served, server.proc, deadline, "server")
+            sent = scenario.requests
+        _wait(lambda: _count(server.log, "served") >= sent, server.proc, deadline, "server")
         time.sleep(SETTLE)
     server_text = server.log.read_text(errors="replace")
     client_text = client_log.read_text(errors="replace") if client_log.exists() else ""
     tl = timeline(parse_events((server_text + client_text).splitlines()))
     if tl.burst_at is None:
         raise HarnessFailure(f"the burst was never fired; server log tail: {server_text[-400:]}")
-    harness = {**tl.info, "port": server.port, "loadavg": round(load_before, 2)}
+    harness = {
+        **tl.info,
+        "port": server.port,
+        "loadavg": round(load_before, 2),
+        "loadavg_after": round(os.getloadavg()[0], 2),
+    }
     params: dict[str, Any] = {**scenario.to_params(), "harness": harness}
-    result = build_result(
-        params, records(tl, scenario.requests), relative_blocks(tl), scenario.freeze_threshold
-    )
+    result = build_result(params, records(tl, sent), relative_blocks(tl), scenario.freeze_threshold)
     return Run(result, server_text, client_text)
 
 
@@ -157,14 +188,31 @@ def _app_env(scenario: Scenario, db: Database, port: int) -> dict[str, str]:
     }
 
 
-def _client_cmd(scenario: Scenario, env: StackEnv, port: int) -> list[str]:
+def _client_cmd(scenario: Scenario, env: StackEnv, port: int, run_dir: Path) -> list[str]:
     timeout = scenario.client_timeout
-    return [
+    cmd = [
         str(env.python), "-u", str(HERE / "client.py"),
         "--url", f"http://127.0.0.1:{port}/",
-        "--requests", str(scenario.requests),
         "--timeout", "none" if timeout is None else str(timeout),
     ]  # fmt: skip
+    return cmd + _traffic_args(scenario, run_dir)
+
+
+def _traffic_args(scenario: Scenario, run_dir: Path) -> list[str]:
+    """The client's flags for the scenario's arrivals (an open-loop schedule goes in a file)."""
+    arrival = scenario.arrival_spec
+    if arrival.kind == "closed":
+        return [
+            "--users", str(arrival.users),
+            "--duration", str(scenario.duration),
+            "--think-time", str(scenario.think_time),
+        ]  # fmt: skip
+    times = schedule(scenario)
+    if times is None:
+        return ["--requests", str(scenario.requests)]
+    path = run_dir / "schedule.json"
+    path.write_text(json.dumps(times))
+    return ["--schedule", str(path)]
 
 
 @contextlib.contextmanager
@@ -204,6 +252,15 @@ def _wait(done, server: subprocess.Popen, deadline: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise HarnessFailure(f"{what} did not finish before the run's deadline")
         time.sleep(0.02)
+
+
+def _sent(client_log: Path) -> int:
+    """How many requests the external client sent, from its closing "done" event."""
+    with client_log.open(errors="replace") as f:
+        done = [e for e in parse_events(f) if e["kind"] == "done"]
+    if not done or "sent" not in done[-1]:
+        raise HarnessFailure(f"the client ended without reporting what it sent: {client_log}")
+    return int(done[-1]["sent"])
 
 
 def _count(log: Path, kind: str) -> int:
