@@ -5,6 +5,11 @@
 - per-request completion times: median absolute error <= 0.1 s *outside freezes*: each time is
   first mapped to "unfrozen time" (the time minus the frozen seconds before it, on its own
   Result's freezes), so an error in a freeze's length, already judged above, is not counted twice.
+
+Steady traffic (the steady-traffic issue) is judged on what a user of a live server sees: whether
+it came back by itself after freezing (recovered, exact) and the fraction of time it was frozen
+(within 20 %, or 0.02 where both are near zero). Counts of 200s and 500s over a whole run are
+reported, not judged: one extra timeout early in a collapse shifts every later count.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from sim.result import Result
 ABS_TOLERANCE = 0.25
 REL_TOLERANCE = 0.10
 COMPLETION_MAE = 0.1
+FROZEN_REL_TOLERANCE = 0.20
+FROZEN_ABS_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,19 @@ def checks(measured: Result, predicted: Result) -> list[Check]:
     return [*exact, *close, completion]
 
 
+def steady_checks(measured: Result, predicted: Result) -> list[Check]:
+    ms, ps = measured.summary, predicted.summary
+    frozen_ok = abs(ms.frozen_fraction - ps.frozen_fraction) <= max(
+        FROZEN_ABS_TOLERANCE, FROZEN_REL_TOLERANCE * ms.frozen_fraction
+    )
+    return [
+        Check("recovered", ms.recovered, ps.recovered, ms.recovered == ps.recovered, "exact"),
+        Check(
+            "frozen_fraction", ms.frozen_fraction, ps.frozen_fraction, frozen_ok, "max(0.02, 20 %)"
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Row:
     """One case on one stack: the measurement, the prediction and their agreement."""
@@ -87,6 +107,7 @@ class Row:
     predicted: Result | None
     checks: tuple[Check, ...]
     note: str = ""
+    steady: bool = False
 
     @property
     def ok(self) -> bool:

@@ -29,7 +29,7 @@ def _case(name: str, what: str, stacks: tuple[str, ...] = BOTH, **overrides: Any
     return Case(name, what, {**base, **overrides}, stacks)
 
 
-CASES: tuple[Case, ...] = (
+BURST_CASES: tuple[Case, ...] = (
     _case("under-capacity", "15 requests, 5+10 connections: no wait", requests=15),
     _case("at-capacity", "16 requests: one checkout times out", requests=16),
     _case("over-capacity", "20 requests: the seed's burst, 5 timeouts in a row", requests=20),
@@ -129,6 +129,53 @@ CASES: tuple[Case, ...] = (
         pool_timeout=1.0,
     ),  # fmt: skip
 )
+
+
+# Steady traffic on 1+1 connections: a freeze needs three requests within one hold (~0.1 s),
+# and after a 1 s freeze the backlog (rate x 1 s) must fit the pool again for the server to
+# come back, so it recovers below ~2.5 req/s and collapses above ~3 (the model's figures). Each
+# seed is one whose Poisson draw puts its close triples well inside or outside a hold, away from
+# ties; the freeze threshold sits under pool_timeout, since a 1 s checkout wait is measured at
+# 0.99 s. The model replays the measured send times (compare), so both see the same arrivals.
+STEADY = {
+    "pool_size": 1,
+    "max_overflow": 1,
+    "pool_timeout": 1.0,
+    "async_work": 0.1,
+    "freeze_threshold": 0.5,
+}
+STEADY_CASES: tuple[Case, ...] = (
+    _case(
+        "steady-below",
+        "Poisson 1.5 req/s for 15 s on 1+1: one freeze, then back",
+        **STEADY,
+        arrival="poisson:1.5",
+        duration=15.0,
+        seed=3,
+    ),
+    _case(
+        "steady-near",
+        "Poisson 2.5 req/s for 12 s on 1+1: freezes, just recovers",
+        **STEADY,
+        arrival="poisson:2.5",
+        duration=12.0,
+        seed=3,
+    ),
+    _case(
+        "steady-above",
+        "Poisson 4 req/s for 8 s on 1+1: back-to-back freezes",
+        **STEADY,
+        arrival="poisson:4",
+        duration=8.0,
+        seed=2,
+    ),
+)
+CASES: tuple[Case, ...] = BURST_CASES + STEADY_CASES
+
+
+def is_steady(case: Case) -> bool:
+    """Steady traffic (poisson, closed, trace) is judged on recovery and time frozen."""
+    return case.overrides.get("arrival", "burst") != "burst"
 
 
 def cases_for(stack: str, name: str = "all") -> list[Case]:

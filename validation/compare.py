@@ -2,7 +2,9 @@
 
 The only harness module that imports the model. Measurements are committed under
 results/<stack>/<case>.json and reused unless `--rerun`; the model is always run afresh on the
-Scenario the measurement recorded (its params, less the harness's own `harness` key).
+Scenario the measurement recorded (its params, less the harness's own `harness` key). For steady
+traffic the model replays the measured send times (`--arrival trace:` on the recorded Result), so
+the app and the model see the same arrivals and differ only in what they do with them.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from pathlib import Path
 
 from sim.result import Result
 from sim.scenario import Scenario
-from validation.agreement import Row, checks
+from validation.agreement import Row, checks, steady_checks
 from validation.calibrate import profile_path
-from validation.cases import Case, cases_for
+from validation.cases import Case, cases_for, is_steady
 from validation.envs import ensure_env
 from validation.errors import HarnessFailure, HarnessUnavailable
 from validation.postgres import Database, database
@@ -45,6 +47,15 @@ def measured_scenario(result: Result) -> Scenario:
     return Scenario.create(**{k: v for k, v in result.params.items() if k != "harness"})
 
 
+def model_scenario(result: Result, path: Path) -> Scenario:
+    """What the model runs for a measurement stored at `path`: the same Scenario, and for
+    steady traffic the measured send times instead of a fresh draw from the seed."""
+    scenario = measured_scenario(result)
+    if scenario.arrival == "burst":
+        return scenario
+    return scenario.replace(arrival=f"trace:{path}")
+
+
 def predict(scenario: Scenario) -> Result:
     from sim.model import simulate
 
@@ -60,28 +71,32 @@ def compare_stack(
     rows = []
     for case in cases_for(stack):
         path = result_path(stack, case.name)
+        steady = is_steady(case)
+
+        def row(measured=None, predicted=None, found=(), note="", case=case, steady=steady) -> Row:
+            return Row(stack, case.name, case.what, measured, predicted, found, note, steady)
+
         if case.name in remeasure or not path.exists():
             log(f"{stack}/{case.name}: measuring")
             try:
                 measured = run(scenario_for(stack, case), db=db()).result
             except HarnessFailure as exc:
-                rows.append(Row(stack, case.name, case.what, None, None, (), f"run failed: {exc}"))
+                rows.append(row(note=f"run failed: {exc}"))
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(measured.to_json() + "\n")
         else:
             measured = Result.from_json(path.read_text())
         try:
-            predicted = predict(measured_scenario(measured))
+            predicted = predict(model_scenario(measured, path))
         except ImportError as exc:
-            rows.append(Row(stack, case.name, case.what, measured, None, (), f"no model: {exc}"))
+            rows.append(row(measured, note=f"no model: {exc}"))
             continue
         except Exception as exc:  # a model crash is a finding for the report, not a stop
-            note = f"model raised {type(exc).__name__}: {exc}"
-            rows.append(Row(stack, case.name, case.what, measured, None, (), note))
+            rows.append(row(measured, note=f"model raised {type(exc).__name__}: {exc}"))
             continue
-        result_checks = tuple(checks(measured, predicted))
-        rows.append(Row(stack, case.name, case.what, measured, predicted, result_checks))
+        judge = steady_checks if steady else checks
+        rows.append(row(measured, predicted, tuple(judge(measured, predicted))))
         log(f"{stack}/{case.name}: {'pass' if rows[-1].ok else 'FAIL'}")
     return rows
 
@@ -122,7 +137,10 @@ def compare_all(
                 skipped[stack] = str(exc)
                 log(f"{stack}: skipped: {exc}")
     md, js = out / "REPORT.md", out / "REPORT.json"
-    md.write_text(render_markdown(rows, skipped))
+    findings = HERE / "FINDINGS.md"
+    md.write_text(
+        render_markdown(rows, skipped, findings.read_text() if findings.exists() else None)
+    )
     js.write_text(json.dumps(render_json(rows, skipped), indent=1) + "\n")
     passed = sum(r.ok for r in rows)
     return f"{passed}/{len(rows)} cases agree; wrote {md} and {js}"
