@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.result import RequestRecord, build_result
-from validation.agreement import checks, completion_error, unfrozen, within
+from validation.agreement import checks, completion_error, steady_checks, unfrozen, within
 
 
 def _result(completions, blocks, statuses=None, handled=None):
@@ -39,3 +39,33 @@ def test_checks_fail_exactly_the_metric_that_differs():
     predicted = _result([0.2, 3.3], [(0.1, 3.1)], handled={0: 0.05})
     failed = [c.metric for c in checks(measured, predicted) if not c.ok]
     assert failed == ["ok", "server_errors"]
+
+
+def _steady(sends, statuses, blocks):
+    rows = [
+        RequestRecord(i, s, None, s + 0.1 if st == 200 else s + 1.0, st, None)
+        for i, (s, st) in enumerate(zip(sends, statuses, strict=True))
+    ]
+    return build_result({"freeze_threshold": 0.5}, rows, blocks, 0.5)
+
+
+def test_steady_checks_judge_recovery_exactly():
+    recovered = _steady([0.0, 1.0, 3.0], [200, 500, 200], [(1.0, 2.0)])
+    collapsed = _steady([0.0, 1.0, 3.0], [200, 500, 500], [(1.0, 2.0), (3.0, 4.0)])
+    assert recovered.summary.recovered is True and collapsed.summary.recovered is False
+    failed = [c.metric for c in steady_checks(recovered, collapsed) if not c.ok]
+    assert "recovered" in failed
+
+
+def test_steady_checks_allow_twenty_percent_of_the_frozen_fraction():
+    measured = _steady([0.0, 1.0, 9.0], [200, 500, 200], [(1.0, 3.0)])
+    close = _steady([0.0, 1.0, 9.0], [200, 500, 200], [(1.0, 3.3)])
+    far = _steady([0.0, 1.0, 9.0], [200, 500, 200], [(1.0, 3.6)])
+    assert measured.summary.frozen_fraction == pytest.approx(2.0 / 9.1)
+    assert all(c.ok for c in steady_checks(measured, close))
+    assert [c.metric for c in steady_checks(measured, far) if not c.ok] == ["frozen_fraction"]
+
+
+def test_steady_checks_pass_two_runs_that_never_froze():
+    quiet = _steady([0.0, 1.0], [200, 200], [])
+    assert all(c.ok for c in steady_checks(quiet, quiet))

@@ -1,0 +1,42 @@
+"""What the runner asks of the real app and its client, without starting either."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sim.errors import ScenarioError
+from sim.scenario import Scenario
+from validation.arrivals import poisson_times
+from validation.runner import _traffic_args, check_runnable, deadline_for
+
+
+def test_in_process_client_refuses_steady_traffic_naming_the_client_flag():
+    with pytest.raises(ScenarioError, match="--client external"):
+        check_runnable(Scenario.create(arrival="poisson:2", client="in-process"))
+
+
+def test_poisson_traffic_goes_to_the_client_as_the_seeded_schedule(tmp_path):
+    scenario = Scenario.create(arrival="poisson:2", duration=5.0, seed=4, client="external")
+    args = _traffic_args(scenario, tmp_path)
+    assert args[0] == "--schedule"
+    assert json.loads((tmp_path / "schedule.json").read_text()) == poisson_times(2.0, 5.0, 4)
+
+
+def test_closed_traffic_goes_to_the_client_as_users():
+    scenario = Scenario.create(arrival="closed:3", duration=4.0, think_time=0.5, client="external")
+    assert _traffic_args(scenario, None) == [
+        "--users", "3", "--duration", "4.0", "--think-time", "0.5",
+    ]  # fmt: skip
+
+
+def test_a_burst_goes_to_the_client_as_its_size(tmp_path):
+    assert _traffic_args(Scenario.create(requests=7), tmp_path) == ["--requests", "7"]
+
+
+def test_the_deadline_covers_sending_and_draining_every_request():
+    steady = Scenario.create(arrival="poisson:4", duration=8.0, seed=2, pool_timeout=1.0)
+    per_request = 1.0 + steady.async_work + 1.0
+    n = len(poisson_times(4.0, 8.0, 2))
+    assert deadline_for(steady) == pytest.approx(30.0 + 8.0 + n * per_request)
