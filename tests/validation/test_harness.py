@@ -14,8 +14,9 @@ import pytest
 
 from validation import runner
 from validation.agreement import checks
+from validation.arrivals import poisson_times
 from validation.cases import CASES
-from validation.compare import scenario_for
+from validation.compare import model_scenario, scenario_for
 from validation.envs import ensure_env
 from validation.errors import HarnessUnavailable
 from validation.postgres import database
@@ -77,6 +78,27 @@ def test_real_app_agrees_with_the_model(stack, name, db):
         pytest.skip(f"sim.model not importable yet: {exc}")
     failed = [c for c in checks(measured, simulate(scenario)) if not c.ok]
     assert failed == []
+
+
+def test_steady_traffic_ends_every_request_once_and_agrees_on_recovery(db, tmp_path):
+    """Five seconds of Poisson traffic with one freeze in it (the steady-below case, shortened):
+    only what is robust is asserted, the timings are compare's business."""
+    _env_or_skip("modern")
+    case = next(c for c in CASES if c.name == "steady-below")
+    scenario = scenario_for("modern", case).replace(duration=5.0)
+    measured = runner.run(scenario, db=db).result
+    sent = poisson_times(scenario.arrival_spec.rate, 5.0, scenario.seed)
+    assert [r.i for r in measured.requests] == list(range(len(sent)))
+    assert all(r.completed_at is not None for r in measured.requests)
+    assert all((r.status is None) != (r.error is None) for r in measured.requests)
+    try:
+        from sim.model import simulate
+    except ImportError as exc:
+        pytest.skip(f"sim.model not importable yet: {exc}")
+    path = tmp_path / "measured.json"
+    path.write_text(measured.to_json())
+    predicted = simulate(model_scenario(measured, path))
+    assert predicted.summary.recovered == measured.summary.recovered
 
 
 def _children_of(pid: int) -> set[int]:
