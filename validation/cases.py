@@ -136,7 +136,8 @@ BURST_CASES: tuple[Case, ...] = (
 # come back, so it recovers below ~2.5 req/s and collapses above ~3 (the model's figures). Each
 # seed is one whose Poisson draw puts its close triples well inside or outside a hold, away from
 # ties; the freeze threshold sits under pool_timeout, since a 1 s checkout wait is measured at
-# 0.99 s. The model replays the measured send times (compare), so both see the same arrivals.
+# 0.99 s. The model replays the measured send times (compare), so both see the same arrivals;
+# for closed-loop users those times already carry the feedback of the real responses.
 STEADY = {
     "pool_size": 1,
     "max_overflow": 1,
@@ -168,6 +169,14 @@ STEADY_CASES: tuple[Case, ...] = (
         arrival="poisson:4",
         duration=8.0,
         seed=2,
+    ),
+    _case(
+        "steady-closed",
+        "3 closed-loop users, 0.5 s think, 8 s on 1+1: one too many, every cycle",
+        **STEADY,
+        arrival="closed:3",
+        think_time=0.5,
+        duration=8.0,
     ),
 )
 CASES: tuple[Case, ...] = BURST_CASES + STEADY_CASES
