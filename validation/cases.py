@@ -163,6 +163,14 @@ STEADY_CASES: tuple[Case, ...] = (
         seed=3,
     ),
     _case(
+        "steady-past",
+        "Poisson 3 req/s for 10 s on 1+1: just past the collapse point",
+        **STEADY,
+        arrival="poisson:3",
+        duration=10.0,
+        seed=1,
+    ),
+    _case(
         "steady-above",
         "Poisson 4 req/s for 8 s on 1+1: back-to-back freezes",
         **STEADY,
