@@ -196,8 +196,12 @@ def is_steady(case: Case) -> bool:
 
 
 def cases_for(stack: str, name: str = "all") -> list[Case]:
-    """The cases that run on `stack`: all of them, or the one called `name`."""
-    if name != "all" and not any(c.name == name for c in CASES):
+    """The cases that run on `stack`: all of them, the steady ones, or the one called `name`."""
+    if name not in ("all", "steady") and not any(c.name == name for c in CASES):
         known = ", ".join(c.name for c in CASES)
-        raise ScenarioError(f"--cases must be all or one of: {known}; got {name!r}")
-    return [c for c in CASES if stack in c.stacks and name in ("all", c.name)]
+        raise ScenarioError(f"--cases must be all, steady or one of: {known}; got {name!r}")
+    return [
+        c
+        for c in CASES
+        if stack in c.stacks and (name in ("all", c.name) or (name == "steady" and is_steady(c)))
+    ]

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = commands.add_parser("compare", help="model vs real app on the case set; REPORT.md")
     cmp_.add_argument("--stack", choices=tuple(STACKS), action="append")
     cmp_.add_argument(
-        "--cases", default="all", help="with --rerun: measure again this case, or all"
+        "--cases",
+        default="all",
+        help="with --rerun: measure again this case, the steady ones (steady), or all",
     )
     cmp_.add_argument("--rerun", action="store_true", help="measure again instead of reusing")
     cmp_.add_argument("--database-url")

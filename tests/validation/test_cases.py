@@ -36,3 +36,16 @@ def test_modern_covers_async_session():
 def test_unknown_case_is_a_one_line_error():
     with pytest.raises(ScenarioError, match="--cases"):
         cases_for("modern", "nope")
+
+
+@pytest.mark.parametrize("stack", ["era2020", "modern"])
+def test_steady_cases_span_recovery_and_collapse_at_three_rates_or_more(stack):
+    steady = cases_for(stack, "steady")
+    rates = {
+        scenario_for(stack, c).arrival_spec.rate
+        for c in steady
+        if scenario_for(stack, c).arrival.startswith("poisson:")
+    }
+    assert len(rates) >= 3
+    assert all(scenario_for(stack, c).client == "external" for c in steady)
+    assert {c.name for c in steady} < {c.name for c in cases_for(stack)}
