@@ -39,8 +39,9 @@ class StackProfile:
     default_loop: LoopKind
     # SQLAlchemy >= 1.4 has AsyncSession; 1.3 does not.
     has_async_session: bool
-    # Default costs in seconds, measured by `python -m validation calibrate` on this stack
-    # (validation/profiles/<stack>.json): 2-core AMD EPYC VM, PostgreSQL 15 on loopback.
+    # Default costs in seconds: a copy of validation/profiles/<stack>.json, measured by
+    # `python -m validation calibrate` (2-core AMD EPYC VM, PostgreSQL 15 on loopback,
+    # 2026-11-26); rerun it and copy the figures to move the defaults to another machine.
     costs: dict[str, float]
 
     def threads(self, cpus: int) -> int:
@@ -63,14 +64,14 @@ STACKS: dict[str, StackProfile] = {
         default_loop="uvloop",
         has_async_session=False,
         costs={
-            "query_time": 0.000177,
-            "connect_time": 0.00666,
-            "warmup_time": 0.0,
-            "request_cpu": 0.00247,
-            "callback_cpu": 0.000007,
-            "thread_handoff": 0.000071,
-            "client_setup_cpu": 0.0383,
-            "client_request_cpu": 0.00241,
+            "query_time": 0.000233,
+            "connect_time": 0.0048999,
+            "warmup_time": 0.0128652,
+            "request_cpu": 0.0027724,
+            "callback_cpu": 6.1e-06,
+            "thread_handoff": 0.0001125,
+            "client_setup_cpu": 0.0500109,
+            "client_request_cpu": 0.002236,
         },
     ),
     "modern": StackProfile(
@@ -85,14 +86,14 @@ STACKS: dict[str, StackProfile] = {
         default_loop="asyncio",
         has_async_session=True,
         costs={
-            "query_time": 0.000179,
-            "connect_time": 0.00685,
-            "warmup_time": 0.0,
-            "request_cpu": 0.00305,
-            "callback_cpu": 0.0000062,
-            "thread_handoff": 0.000106,
-            "client_setup_cpu": 0.0318,
-            "client_request_cpu": 0.00293,
+            "query_time": 0.0002034,
+            "connect_time": 0.005336,
+            "warmup_time": 0.039094,
+            "request_cpu": 0.0030011,
+            "callback_cpu": 8.1e-06,
+            "thread_handoff": 0.00017,
+            "client_setup_cpu": 0.0560279,
+            "client_request_cpu": 0.0029515,
         },
     ),
 }

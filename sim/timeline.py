@@ -18,14 +18,24 @@ def summary_text(result: Result) -> str:
         f"pool_timeout={p['pool_timeout']}s requests={p['requests']} endpoint={p['endpoint']} "
         f"stack={p['stack']} loop={p['loop']} client={p['client']} arrival={p['arrival']}",
         f"handled before first freeze: {s.handled_before_freeze}",
-        f"freezes: {s.freezes}, frozen {s.frozen_seconds:.3f} s"
-        + (f", first at {s.first_freeze_at:.3f} s" if s.first_freeze_at is not None else ""),
+        f"freezes: {s.freezes}, frozen {s.frozen_seconds:.3f} s" + _freeze_list(result),
         f"responses: {s.ok} x 200, {s.server_errors} x 5xx, {s.client_errors} client errors; "
         f"makespan {s.makespan:.3f} s",
     ]
     if s.latency_p50 is not None:
         lines.append(f"latency of 200s: p50 {s.latency_p50:.3f} s, p99 {s.latency_p99:.3f} s")
     return "\n".join(lines)
+
+
+def _freeze_list(result: Result, shown: int = 4) -> str:
+    """Each freeze's start and length: an in-process client's own set-up shows up here too."""
+    threshold = result.params["freeze_threshold"]
+    spans = [(a, b - a) for a, b in result.loop_blocked if b - a >= threshold]
+    if not spans:
+        return ""
+    text = ", ".join(f"{length:.2f} s at {start:.2f} s" for start, length in spans[:shown])
+    more = f", +{len(spans) - shown} more" if len(spans) > shown else ""
+    return f" ({text}{more})"
 
 
 def timeline_text(result: Result, width: int = 72, max_rows: int = 40) -> str:

@@ -10,6 +10,9 @@ app server and database, and prints one JSON object of costs in seconds:
 - client_request_cpu: one GET through a warm AsyncClient, loop-thread CPU.
 - request_cpu: the server's loop-thread CPU per request (from /proc/PID/task/PID/schedstat, ns),
   less the query's client-side CPU, which the model counts in query_time.
+- callback_cpu: one loop callback, as half of a future's set_result plus its task's wake-up.
+- first_request_extra: the server's first request (wall) over a warm one's; only the first round
+  against a fresh server means anything (calibrate takes warmup_time from it).
 """
 
 from __future__ import annotations
@@ -81,7 +84,14 @@ async def loop_costs(url: str, server_pid: int) -> dict:
 
     n = 300
     async with httpx.AsyncClient() as client:
+        start = time.perf_counter()
         await client.get(url, params={"i": 0})
+        first = time.perf_counter() - start
+        warm = []
+        for i in range(20):
+            start = time.perf_counter()
+            await client.get(url, params={"i": i})
+            warm.append(time.perf_counter() - start)
         server_before = loop_thread_ns(server_pid)
         start = time.thread_time()
         for i in range(n):
@@ -89,11 +99,30 @@ async def loop_costs(url: str, server_pid: int) -> dict:
         client_cpu = (time.thread_time() - start) / n
         server_cpu = (loop_thread_ns(server_pid) - server_before) / 1e9 / n
     return {
+        "first_request_extra": first - statistics.median(warm),
+        "callback_cpu": await callback_cost(),
         "thread_handoff": statistics.median(handoffs),
         "client_setup_cpu": statistics.median(setups),
         "client_request_cpu": client_cpu,
         "server_loop_cpu": server_cpu,
     }
+
+
+async def callback_cost(n: int = 20000) -> float:
+    """Loop time of one callback: futures completed by call_soon, each waking its task."""
+    loop = asyncio.get_event_loop()
+
+    async def waiter(future):
+        await future
+
+    futures = [loop.create_future() for _ in range(n)]
+    tasks = [asyncio.ensure_future(waiter(f)) for f in futures]
+    await asyncio.sleep(0)
+    start = time.perf_counter()
+    for future in futures:
+        loop.call_soon(future.set_result, None)
+    await asyncio.gather(*tasks)
+    return (time.perf_counter() - start) / n / 2
 
 
 def loop_thread_ns(pid: int) -> int:
