@@ -23,17 +23,15 @@ def model_speed(t: Throughput) -> str:
     ]
     if per.get("Timeout(0)", 0) > 0.5:
         advice.append(
-            f"{per['Timeout(0)']:.1f} zero-delay timeouts per request come from "
-            "`EventLoop._select` yielding `env.timeout(0)` on every iteration with work ready; "
-            "it is only needed when another event is due at this instant, so guarding it with "
-            "`if env.peek() <= env.now` keeps the order and the Result byte for byte."
+            f"{per['Timeout(0)']:.1f} zero-delay timeouts per request remain: `EventLoop._select` "
+            "takes them only when other work is due at the same instant (worker threads woken "
+            "by the GIL hand-off), each a heap push and pop that moves no clock."
         )
     if per.get("Condition", 0) > 0.1:
         advice.append(
-            f"{per['Condition']:.1f} Conditions per request come from the idle `_select` "
-            "waiting on `self._wakeup | timeout`; appending a callback that succeeds that "
-            "iteration's wake-up event to the timer's callbacks does the same without a "
-            "Condition."
+            f"{per['Condition']:.1f} Conditions per request come from `threads._in_thread` "
+            "waiting on `timeout(handoff) | gil` once per worker-thread call; the plain-callback "
+            "wake-up `_select` now uses (either event succeeds one bare Event) would drop them."
         )
     processes = per.get("Process", 0) + per.get("Initialize", 0)
     if processes > 0.5:
