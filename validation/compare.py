@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sim.result import Result
-from sim.scenario import Scenario
+from sim.scenario import COSTS, Scenario
 from validation.agreement import Row, checks, steady_checks
 from validation.calibrate import profile_path
 from validation.cases import Case, cases_for, is_steady
@@ -44,7 +44,10 @@ def result_path(stack: str, case: str) -> Path:
 
 
 def measured_scenario(result: Result) -> Scenario:
-    return Scenario.create(**{k: v for k, v in result.params.items() if k != "harness"})
+    """The measured run's Scenario, with today's calibrated costs: the costs recorded with a
+    measurement were model inputs only, the real app never read them."""
+    skip = {"harness", *COSTS}
+    return Scenario.create(**{k: v for k, v in result.params.items() if k not in skip})
 
 
 def model_scenario(result: Result, path: Path) -> Scenario:

@@ -8,8 +8,8 @@ app server and database, and prints one JSON object of costs in seconds:
   the call FastAPI makes for sync dependencies and `def` endpoints.
 - client_setup_cpu: building one `httpx.AsyncClient()` (its SSL context), loop-thread CPU.
 - client_request_cpu: one GET through a warm AsyncClient, loop-thread CPU.
-- request_cpu: the server's loop-thread CPU per request (from /proc/PID/task/PID/schedstat, ns),
-  less the query's client-side CPU, which the model counts in query_time.
+- request_cpu: the server's loop-thread CPU per request on a new connection each (from
+  /proc/PID/task/PID/schedstat, ns), less the query's client-side CPU (counted in query_time).
 - callback_cpu: one loop callback, as half of a future's set_result plus its task's wake-up.
 - first_request_extra: the server's first request (wall) over a warm one's; only the first round
   against a fresh server means anything (calibrate takes warmup_time from it).
@@ -92,10 +92,13 @@ async def loop_costs(url: str, server_pid: int) -> dict:
             start = time.perf_counter()
             await client.get(url, params={"i": i})
             warm.append(time.perf_counter() - start)
+        # Every request on a new connection, as in the bursts (the seed builds a client per
+        # request; the harness's external client opens one connection per request): the
+        # server's accept, connection_made and close are part of a request's loop CPU.
         server_before = loop_thread_ns(server_pid)
         start = time.thread_time()
         for i in range(n):
-            await client.get(url, params={"i": i})
+            await client.get(url, params={"i": i}, headers={"Connection": "close"})
         client_cpu = (time.thread_time() - start) / n
         server_cpu = (loop_thread_ns(server_pid) - server_before) / 1e9 / n
     return {
