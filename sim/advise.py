@@ -144,9 +144,11 @@ def advise(rate: float, base: Scenario, target_seconds: float, cores: int) -> Ad
 def _duration(seconds: float) -> str:
     if math.isinf(seconds):
         return "never"
-    for unit, size in (("years", 365 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+    for unit, size in (("year", 365 * 86400), ("day", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
+            value = f"{seconds / size:.3g}"
+            plural = "s" if unit in ("year", "day") and value != "1" else ""
+            return f"{value} {unit}{plural}"
     return f"{seconds:.3g} s"
 
 
