@@ -15,6 +15,7 @@ from sim.result import RequestRecord
 from validation.probe import merge_blocks
 
 PREFIX = "PSS "
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,27 @@ class Timeline:
 
 
 def parse_events(lines: Iterable[str]) -> list[dict[str, Any]]:
-    """The JSON payload of every well-formed PSS line, in order."""
+    """The JSON payload of every well-formed PSS record, in order, wherever it sits in a line.
+
+    `print` writes its text and its newline in two writes, so a record printed by the probe
+    thread (or a worker thread) and one printed by the loop thread can share a line:
+    'PSS {...}PSS {...}', or 'Handling 3PSS {...}'. Reading only whole lines lost such records
+    (a freeze, or a "served" the runner then waited for until its deadline).
+    """
+    marker = PREFIX + "{"
     events = []
     for line in lines:
-        if not line.startswith(PREFIX):
-            continue
-        try:
-            payload = json.loads(line[len(PREFIX) :])
-        except ValueError:
-            continue
-        if isinstance(payload, dict) and "kind" in payload:
-            events.append(payload)
+        start = line.find(marker)
+        while start != -1:
+            end = start + len(PREFIX)
+            try:
+                payload, end = _DECODER.raw_decode(line, end)
+            except ValueError:
+                pass
+            else:
+                if isinstance(payload, dict) and "kind" in payload:
+                    events.append(payload)
+            start = line.find(marker, end)
     return events
 
 

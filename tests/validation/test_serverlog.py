@@ -52,3 +52,18 @@ def test_relative_blocks_drop_startup_blocks():
     blocks = relative_blocks(timeline(parse_events(LOG)))
     assert len(blocks) == 1
     assert abs(blocks[0][0] - 0.3) < 1e-9 and abs(blocks[0][1] - 6.3) < 1e-9
+
+
+def test_records_printed_by_two_threads_into_one_line_are_both_read():
+    # The probe thread's print and the loop thread's print interleave between text and newline.
+    blocked, served = _line("blocked", start=1.0, end=2.0), _line("served", t=2.1, query="i=3")
+    lines = [blocked + served, "", "Handling 3" + _line("handled", i=3, t=2.2), "PSS {bad" + served]
+    assert [e["kind"] for e in parse_events(lines)] == ["blocked", "served", "handled", "served"]
+
+
+def test_the_log_line_that_lost_a_served_record_in_a_real_run():
+    line = (
+        'PSS {"kind": "blocked", "start": 3378.159187756, "end": 3390.17701883}'
+        'PSS {"kind": "served", "t": 3390.183318437, "query": "i=15"}'
+    )
+    assert [e["kind"] for e in parse_events([line])] == ["blocked", "served"]
