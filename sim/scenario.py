@@ -78,6 +78,17 @@ class Spec:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    def validate(self, value: Any) -> Any:
+        """The parsed value, or ScenarioError naming the flag and the allowed range."""
+        try:
+            parsed = self.parse(value)
+            good = self.ok(parsed)
+        except (TypeError, ValueError, AttributeError):
+            good = False
+        if not good:
+            raise ScenarioError(f"{self.flag} must be {self.allowed}, got {value!r}")
+        return parsed
+
 
 def _arrival_ok(text: str) -> bool:
     try:
@@ -293,14 +304,7 @@ class Scenario:
             value = getattr(self, f.name)
             if value is None and f.name in COSTS:
                 value = stack.costs[f.name]
-            try:
-                parsed = spec.parse(value)
-                good = spec.ok(parsed)
-            except (TypeError, ValueError, AttributeError):
-                good = False
-            if not good:
-                raise ScenarioError(f"{spec.flag} must be {spec.allowed}, got {value!r}")
-            object.__setattr__(self, f.name, parsed)
+            object.__setattr__(self, f.name, spec.validate(value))
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
         if self.arrival.startswith("closed:") and self.think_time == 0 and self.async_work == 0:

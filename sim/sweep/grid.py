@@ -54,13 +54,7 @@ def parse_axis(name: str, text: Any) -> tuple[Any, ...]:
         raise ScenarioError(f"{spec.flag}: no values given")
     values = []
     for value in raw:
-        try:
-            parsed = spec.parse(value)
-            good = spec.ok(parsed)
-        except (TypeError, ValueError, AttributeError):
-            good = False
-        if not good:
-            raise ScenarioError(f"{spec.flag} must be {spec.allowed}, got {value!r}")
+        parsed = spec.validate(value)
         if parsed not in values:
             values.append(parsed)
     return tuple(values)
