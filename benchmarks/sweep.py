@@ -80,7 +80,7 @@ def _sweep_seconds(
     workers_cpu = (
         after.children_user + after.children_system - before.children_user - before.children_system
     )
-    return wall, (parent, workers_cpu)
+    return wall, (parent, max(0.0, workers_cpu))  # float noise when no child ran
 
 
 def scaling(grid: Grid) -> Scaling:
