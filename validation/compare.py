@@ -51,10 +51,11 @@ def measured_scenario(result: Result) -> Scenario:
 
 
 def model_scenario(result: Result, path: Path) -> Scenario:
-    """What the model runs for a measurement stored at `path`: the same Scenario, and for
-    steady traffic the measured send times instead of a fresh draw from the seed."""
+    """What the model runs for a measurement stored at `path`: the same Scenario, and for an
+    external client the measured send times (`trace:`), so model and app see the same
+    arrivals. The in-process client is part of what is modelled, so it keeps its burst."""
     scenario = measured_scenario(result)
-    if scenario.arrival == "burst":
+    if scenario.arrival == "burst" and scenario.client == "in-process":
         return scenario
     return scenario.replace(arrival=f"trace:{path}")
 
