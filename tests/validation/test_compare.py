@@ -7,8 +7,8 @@ from sim.scenario import Scenario
 from validation.compare import model_scenario
 
 
-def _measured(arrival: str, tmp_path):
-    params = {**Scenario.create(arrival=arrival, client="external").to_params(), "harness": {}}
+def _measured(arrival: str, tmp_path, client: str = "external"):
+    params = {**Scenario.create(arrival=arrival, client=client).to_params(), "harness": {}}
     rows = [RequestRecord(i, s, s, s + 0.1, 200, None) for i, s in enumerate([0.31, 0.05, 1.7])]
     result = build_result(params, rows, [], 1.0)
     path = tmp_path / "case.json"
@@ -23,6 +23,11 @@ def test_steady_traffic_is_replayed_from_the_measured_send_times(tmp_path):
     assert scenario.arrival_spec.trace == (0.05, 0.31, 1.7)
 
 
-def test_a_burst_is_run_as_measured(tmp_path):
+def test_an_external_burst_is_replayed_too(tmp_path):
     result, path = _measured("burst", tmp_path)
+    assert model_scenario(result, path).arrival == f"trace:{path}"
+
+
+def test_an_in_process_burst_is_run_as_measured(tmp_path):
+    result, path = _measured("burst", tmp_path, client="in-process")
     assert model_scenario(result, path).arrival == "burst"
