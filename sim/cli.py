@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="wanted mean seconds to the first freeze (> 0; default one day)",
     )
     advise.add_argument("--cores", default=None, help="CPU cores for HikariCP's rule (>= 1)")
+    advise.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="also draw the time to the first freeze against the rate (model and theory; "
+        "runs the model at several rates, a few seconds)",
+    )
     add_scenario_flags(advise)
     add_sweep_parser(commands)
     add_plot_parser(commands)
@@ -136,6 +143,11 @@ def cmd_advise(args: argparse.Namespace) -> int:
     )
     base = scenario_from_args(args)
     print(render(advise(rate, base, target, cores), base))
+    if args.plot:
+        from sim.plots import first_freeze_vs_rate
+
+        rates = [rate * f for f in (0.5, 0.7, 0.85, 1.0, 1.2, 1.5)]
+        print(f"wrote {first_freeze_vs_rate(base, rates, seeds=4, out=Path(args.plot))}")
     return 0
 
 

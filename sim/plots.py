@@ -59,6 +59,16 @@ class Facet:
         return "".join(f"-{k}={v}" for k, v in self.where.items()).replace("/", "_")
 
 
+def _save(fig: Any, out: Path) -> Path:
+    """Write the PNG beside its final name, then rename: never a half-written picture."""
+    out = Path(out)
+    partial = out.with_name(f".{out.name}.partial")
+    fig.savefig(partial, dpi=110, format="png")
+    plt.close(fig)
+    partial.replace(out)
+    return out
+
+
 def _label(name: str) -> str:
     return LABELS.get(name, name)
 
@@ -146,9 +156,7 @@ def heatmap(
             axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title or f"{_label(z)}\n{Facet(where).title()}", fontsize=10)
     ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.85)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def _contour(
@@ -253,6 +261,48 @@ def gantt(result: Result, out: Path) -> Path:
         f"client {p['client']}",
         fontsize=9,
     )
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
+
+
+def first_freeze_vs_rate(base: Scenario, rates: list[float], seeds: int, out: Path) -> Path:
+    """Mean time to the first freeze against the arrival rate: the model (mean over seeds, from
+    an empty pool) between the two queueing estimates of sim/queueing.py. A run with no freeze
+    within its duration counts as its duration, so high points are lower bounds (open marks)."""
+    from sim.model import simulate
+    from sim.queueing import blocked_arrival_interval, mean_time_to_first_freeze
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    model, censored = [], []
+    for rate in rates:
+        duration = 30.0
+        runs = [
+            simulate(
+                base.replace(
+                    arrival=f"poisson:{rate:g}", duration=duration, seed=seed, client="external"
+                )
+            ).summary.first_freeze_at
+            for seed in range(seeds)
+        ]
+        model.append(float(np.mean([duration if t is None else t for t in runs])))
+        censored.append(any(t is None for t in runs))
+    mm = [mean_time_to_first_freeze(r, base) for r in rates]
+    gap = [blocked_arrival_interval(r, base) for r in rates]
+    ax.plot(rates, mm, "-", color="tab:blue", label="M/M/c/c first passage (upper estimate)")
+    ax.plot(rates, gap, "--", color="tab:green", label="1 / (rate x Erlang B) (lower bound)")
+    for rate, value, cut in zip(rates, model, censored, strict=True):
+        ax.plot(rate, value, "o", color="tab:red", mfc="white" if cut else "tab:red")
+    ax.plot([], [], "o", color="tab:red", label=f"model, mean of {seeds} seeds")
+    if any(censored):
+        ax.plot(
+            [], [], "o", color="tab:red", mfc="white", label="model, a seed saw no freeze in 30 s"
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("arrival rate (requests/s, Poisson)")
+    ax.set_ylabel("mean time to the first freeze (s)")
+    ax.set_title(
+        f"First freeze vs traffic: pool {base.pool_size} + {base.max_overflow}, "
+        f"{base.async_work:g} s async work, {base.stack}"
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return _save(fig, out)

@@ -95,3 +95,12 @@ def test_run_plot_draws_the_gantt_timeline(tmp_path: Path) -> None:
 def test_gantt_handles_client_timeouts(tmp_path: Path) -> None:
     s = Scenario.create(requests=6, pool_size=1, max_overflow=0, pool_timeout=2, client_timeout=1)
     assert gantt(simulate(s), tmp_path / "t.png").read_bytes()[:4] == PNG
+
+
+def test_first_freeze_vs_rate_draws_a_png(tmp_path):
+    from sim.plots import first_freeze_vs_rate
+
+    base = Scenario.create(stack="modern", pool_size=2, max_overflow=0, pool_timeout=0.5)
+    out = first_freeze_vs_rate(base, [5.0, 20.0], seeds=1, out=tmp_path / "mttf.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*partial"))
