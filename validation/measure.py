@@ -6,13 +6,14 @@ app server and database, and prints one JSON object of costs in seconds:
 - connect_time: opening a new DBAPI connection through SQLAlchemy (NullPool, wall).
 - thread_handoff: starlette's `run_in_threadpool(noop)` round trip on the stack's loop (wall),
   the call FastAPI makes for sync dependencies and `def` endpoints.
-- client_setup_cpu: building one `httpx.AsyncClient()` (its SSL context), loop-thread CPU.
 - client_request_cpu: one GET through a warm AsyncClient, loop-thread CPU.
 - request_cpu: the server's loop-thread CPU per request on a new connection each (from
   /proc/PID/task/PID/schedstat, ns), less the query's client-side CPU (counted in query_time).
 - callback_cpu: one loop callback, as half of a future's set_result plus its task's wake-up.
 - first_request_extra: the server's first request (wall) over a warm one's; only the first round
   against a fresh server means anything (calibrate takes warmup_time from it).
+client_setup_cpu is not measured here: calibrate times the in-process client's whole first step
+on the real app's loop (`client_setup_rounds`), of which `httpx.AsyncClient()` is only a part.
 """
 
 from __future__ import annotations
@@ -75,13 +76,6 @@ async def loop_costs(url: str, server_pid: int) -> dict:
         await run_in_threadpool(noop)
         handoffs.append(time.perf_counter() - start)
 
-    setups = []
-    for _ in range(20):
-        start = time.thread_time()
-        client = httpx.AsyncClient()
-        setups.append(time.thread_time() - start)
-        await client.aclose()
-
     n = 300
     async with httpx.AsyncClient() as client:
         start = time.perf_counter()
@@ -105,7 +99,6 @@ async def loop_costs(url: str, server_pid: int) -> dict:
         "first_request_extra": first - statistics.median(warm),
         "callback_cpu": await callback_cost(),
         "thread_handoff": statistics.median(handoffs),
-        "client_setup_cpu": statistics.median(setups),
         "client_request_cpu": client_cpu,
         "server_loop_cpu": server_cpu,
     }
