@@ -124,6 +124,21 @@ def test_rerun_skips_finished_rows(tmp_path: Path) -> None:
     assert read_results(outcome.results).to_pylist() == first
 
 
+def test_rows_of_another_grid_in_the_same_directory_are_left_out(tmp_path: Path) -> None:
+    other = Grid.build({"pool_size": "1:4", "requests": "7:8"}, {"client": "external"})
+    run_sweep(other, tmp_path, make_executor(1, None, False), progress=Silent)
+    outcome = run_sweep(SMALL, tmp_path, make_executor(1, None, False), progress=Silent)
+    assert (outcome.rows, outcome.resumed) == (len(SMALL), 0)
+    assert read_results(outcome.results).to_pylist() == _sweep(tmp_path / "fresh")
+
+
+def test_points_that_build_the_same_scenario_give_one_row(tmp_path: Path) -> None:
+    grid = Grid.build({"requests": "1:3", "loop": "auto,uvloop"}, {"stack": "era2020"})
+    outcome = run_sweep(grid, tmp_path, make_executor(2, None, False), progress=Silent)
+    rows = read_results(outcome.results).to_pylist()
+    assert outcome.rows == len(rows) == len({r[HASH] for r in rows}) == 3
+
+
 KILLED = """
 import os, signal, sys
 from pathlib import Path

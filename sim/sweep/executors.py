@@ -1,13 +1,14 @@
 """Where rows are computed: in this process, local worker processes, or a Dask cluster.
 
-Each executor maps `run_row` over a batch and returns the rows in the batch's order, so the
-output is the same whoever computed it.
+Each executor takes a batch and hands back a `Pending` whose rows come in the batch's order, so
+the output is the same whoever computed it. Submitting returns at once (except in-process), so
+the sweep keeps the next batches queued while it writes the last one and no worker idles.
 """
 
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
 from sim.errors import ScenarioError
@@ -17,39 +18,85 @@ Params = dict[str, Any]
 Row = dict[str, Any]
 
 
+class Pending(Protocol):
+    def result(self) -> list[Row]: ...
+
+
 class Executor(Protocol):
-    def map(self, batch: list[Params]) -> list[Row]: ...
+    def submit(self, batch: list[Params]) -> Pending: ...
 
     def close(self) -> None: ...
 
 
+class Done:
+    """Rows computed already."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+
+    def result(self) -> list[Row]:
+        return self.rows
+
+
 class InProcess:
-    """One worker: no process start-up, no pickling."""
+    """One worker: no process start-up, no pickling; a batch is computed when submitted."""
 
     def __init__(self, fast: bool) -> None:
         self.fn = functools.partial(run_row, fast=fast)
 
-    def map(self, batch: list[Params]) -> list[Row]:
-        return [self.fn(p) for p in batch]
+    def submit(self, batch: list[Params]) -> Pending:
+        return Done([self.fn(p) for p in batch])
 
     def close(self) -> None:
         pass
 
 
+def run_chunk(chunk: list[Params], fast: bool) -> list[Row]:
+    """Worker entry point for several rows: one pickled task per chunk, not per scenario."""
+    return [run_row(p, fast) for p in chunk]
+
+
+class Chunks:
+    """A batch's chunk futures, joined back in order."""
+
+    def __init__(self, futures: list[Future[list[Row]]]) -> None:
+        self.futures = futures
+
+    def result(self) -> list[Row]:
+        return [row for future in self.futures for row in future.result()]
+
+
 class LocalProcesses:
-    """concurrent.futures processes; chunks of several scenarios per task keep pickling cheap."""
+    """concurrent.futures processes; chunks of several scenarios per task keep pickling cheap,
+    and several chunks per worker let a fast worker take over a slow one's share."""
 
     def __init__(self, workers: int, fast: bool) -> None:
         self.workers = workers
-        self.fn = functools.partial(run_row, fast=fast)
+        self.fast = fast
         self.pool = ProcessPoolExecutor(max_workers=workers)
 
+    def submit(self, batch: list[Params]) -> Pending:
+        size = max(1, len(batch) // (4 * self.workers))
+        chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
+        return Chunks([self.pool.submit(run_chunk, chunk, self.fast) for chunk in chunks])
+
     def map(self, batch: list[Params]) -> list[Row]:
-        chunk = max(1, len(batch) // (4 * self.workers))
-        return list(self.pool.map(self.fn, batch, chunksize=chunk))
+        """One batch, waited for (the benchmarks time a cold pool's first rows with it)."""
+        return self.submit(batch).result()
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
+
+
+class Gathered:
+    """Dask futures for one batch, gathered in order."""
+
+    def __init__(self, client: Any, futures: list[Any]) -> None:
+        self.client = client
+        self.futures = futures
+
+    def result(self) -> list[Row]:
+        return self.client.gather(self.futures)
 
 
 class DaskCluster:
@@ -66,9 +113,8 @@ class DaskCluster:
         self.client = Client(address) if isinstance(address, str) else address
         self._owned = isinstance(address, str)
 
-    def map(self, batch: list[Params]) -> list[Row]:
-        futures = self.client.map(self.fn, batch, pure=False)
-        return self.client.gather(futures)
+    def submit(self, batch: list[Params]) -> Pending:
+        return Gathered(self.client, self.client.map(self.fn, batch, pure=False))
 
     def close(self) -> None:
         if self._owned:

@@ -91,10 +91,15 @@ class Grid:
             total *= len(values)
         return total
 
-    def scenarios(self) -> Iterator[Scenario]:
+    def points(self) -> Iterator[dict[str, Any]]:
+        """Each point's fields as given, in grid order, lazily: a sweep hands these to its
+        workers unbuilt, so walking even a huge grid costs the parent next to nothing."""
         names = list(self.axes)
         for combo in itertools.product(*self.axes.values()):
-            yield Scenario.create(**self.fixed, **dict(zip(names, combo, strict=True)))
+            yield {**self.fixed, **dict(zip(names, combo, strict=True))}
+
+    def scenarios(self) -> Iterator[Scenario]:
+        return (Scenario.create(**point) for point in self.points())
 
     def describe(self) -> list[str]:
         """One line per axis and one for the fixed fields, for reports."""

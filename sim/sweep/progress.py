@@ -24,6 +24,11 @@ class Progress:
             self.stream.write("\r" + self.line(now - self._start))
             self.stream.flush()
 
+    def skip(self, rows: int) -> None:
+        """Rows an earlier run finished: counted as done, left out of the rate."""
+        self.done += rows
+        self._start_done += rows
+
     def line(self, elapsed: float, width: int = 30) -> str:
         fraction = self.done / self.total if self.total else 1.0
         filled = int(width * fraction)

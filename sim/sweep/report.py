@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from sim.analytic import freezes
-from sim.plots import Facet, facets, filter_rows, heatmap
+from sim.plots import Facet, heatmap
 from sim.scenario import Scenario
 from sim.sweep.grid import Grid
 from sim.sweep.run import SweepOutcome
-from sim.sweep.store import read_results
+from sim.sweep.store import read_results, results_dataset
 
 PICTURES = ("frozen_seconds", "handled_before_freeze")
+# What a facet's boundary and pictures read: the other summary fields and the hashes stay on disk.
+COLUMNS = [f.name for f in fields(Scenario)] + ["freezes", *PICTURES]
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,12 @@ class Boundary:
 
 
 def boundary(rows: pa.Table, x: str, y: str, facet: Facet) -> Boundary:
+    """`rows` are the facet's own rows."""
     names = [f.name for f in fields(Scenario)]
     model: dict[float, float | None] = {}
     analytic: dict[float, float | None] = {}
     disagreements = 0
-    for row in sorted(filter_rows(rows, facet.where).to_pylist(), key=lambda r: r[y]):
+    for row in sorted(rows.to_pylist(), key=lambda r: r[y]):
         predicted = freezes(Scenario.create(**{n: row[n] for n in names}))
         froze = (row["freezes"] or 0) > 0
         disagreements += predicted != froze
@@ -45,13 +49,26 @@ def boundary(rows: pa.Table, x: str, y: str, facet: Facet) -> Boundary:
     return Boundary(facet, model, analytic, disagreements)
 
 
+def facets(results: Path, x: str, y: str) -> list[Facet]:
+    """`sim.plots.facets` over the results file, one record batch at a time: only the distinct
+    combinations of the other Scenario columns are kept, never the rows."""
+    names = [f.name for f in fields(Scenario) if f.name not in (x, y, "seed")]
+    combos: set[tuple[Any, ...]] = set()
+    for batch in results_dataset(results).to_batches(columns=names):
+        distinct = pa.Table.from_batches([batch]).group_by(names).aggregate([])
+        combos.update(tuple(row[n] for n in names) for row in distinct.to_pylist())
+    varying = [i for i, _ in enumerate(names) if len({c[i] for c in combos}) > 1]
+    chosen = sorted({tuple(c[i] for i in varying) for c in combos})
+    return [Facet({names[i]: v for i, v in zip(varying, c, strict=True)}) for c in chosen or [()]]
+
+
 def _fmt(edge: dict[float, float | None]) -> str:
     return ", ".join(f"{k}:{'-' if v is None else v}" for k, v in sorted(edge.items()))
 
 
 def write_report(grid: Grid, outcome: SweepOutcome, out: Path, workers: str) -> Path:
-    """Heatmaps over the grid's first two axes, and report.md linking them."""
-    rows = read_results(outcome.results)
+    """Heatmaps over the grid's first two axes, and report.md linking them; the results are
+    read one facet at a time, so the report's memory follows a facet, not the sweep."""
     lines = [
         "# Sweep report",
         "",
@@ -83,7 +100,8 @@ def write_report(grid: Grid, outcome: SweepOutcome, out: Path, workers: str) -> 
             "max_overflow on the seed's endpoint, never on the others.",
         ]
         pictures: list[str] = []
-        for facet in facets(rows, x, y):
+        for facet in facets(outcome.results, x, y):
+            rows = read_results(outcome.results, COLUMNS, facet.where)
             edge = boundary(rows, x, y, facet)
             lines += [
                 "",

@@ -12,10 +12,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from sim.sweep.digests import Digests, digests, first_new
 from sim.sweep.rows import HASH, schema
 
 
@@ -24,18 +27,20 @@ class Store:
         self.out = out
         self.parts = out / "parts"
         self.parts.mkdir(parents=True, exist_ok=True)
-        self._written = 0
         for stale in self.parts.glob("*.tmp"):  # a batch cut short by a kill: never read
             stale.unlink()
+        self.earlier = frozenset(self.part_files())
+        # Each run numbers its parts from 1 and none is ever deleted, so counting on from the
+        # number already there never reuses an earlier part's name, even in the same process.
+        self._written = len(self.earlier)
 
     def part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet"))
 
-    def done_hashes(self) -> set[str]:
-        done: set[str] = set()
-        for path in self.part_files():
-            done.update(pq.read_table(path, columns=[HASH]).column(HASH).to_pylist())
-        return done
+    def done(self) -> Digests:
+        """The scenarios finished by earlier runs, whatever grid they belonged to."""
+        keys = [_part_digests(path) for path in sorted(self.earlier)]
+        return Digests(np.concatenate(keys)) if keys else Digests()
 
     def write_batch(self, first_index: int, rows: list[dict[str, Any]]) -> None:
         table = pa.Table.from_pylist(rows, schema=schema())
@@ -43,22 +48,44 @@ class Store:
         name = f"part-{first_index:09d}-{os.getpid()}-{self._written:06d}.parquet"
         _atomic(self.parts / name, lambda tmp: pq.write_table(table, tmp))
 
-    def batches(self, wanted: set[str]) -> Iterator[pa.Table]:
-        """Each part's rows that belong to this grid, each scenario once, in part order."""
-        seen: set[str] = set()
+    def batches(self, kept: Digests) -> Iterator[pa.Table]:
+        """Each part's rows that belong to this grid, each scenario once, in part order: every
+        row this run wrote, and the rows of earlier parts whose scenario is in `kept`."""
+        seen = Digests()
         for path in self.part_files():
             table = pq.read_table(path, schema=schema())
-            hashes = table.column(HASH).to_pylist()
-            keep = [h in wanted and h not in seen for h in hashes]
-            seen.update(h for h, k in zip(hashes, keep, strict=True) if k)
-            if any(keep):
+            keys = digests(table.column(HASH).to_pylist())
+            keep = first_new(keys, seen)
+            if path in self.earlier:
+                keep &= kept.contains(keys)
+            seen.add(keys[keep])
+            if keep.any():
                 yield table.filter(pa.array(keep))
 
-    def assemble(self, wanted: set[str], fmt: str) -> Path:
-        """Write results.<fmt> from the parts, streaming one part at a time, atomically."""
+    def assemble(self, kept: Digests, fmt: str) -> tuple[Path, int]:
+        """Write results.<fmt> from the parts, streaming one part at a time, atomically; the
+        path and the number of rows written."""
         target = self.out / f"results.{fmt}"
-        _atomic(target, lambda tmp: _write_all(tmp, self.batches(wanted), fmt))
-        return target
+        counted = _Counted(self.batches(kept))
+        _atomic(target, lambda tmp: _write_all(tmp, counted, fmt))
+        return target, counted.rows
+
+
+class _Counted:
+    """Tables passing through, counting their rows on the way to the writer."""
+
+    def __init__(self, tables: Iterable[pa.Table]) -> None:
+        self.tables = tables
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        for table in self.tables:
+            self.rows += table.num_rows
+            yield table
+
+
+def _part_digests(path: Path) -> np.ndarray:
+    return digests(pq.read_table(path, columns=[HASH]).column(HASH).to_pylist())
 
 
 def _write_all(path: Path, tables: Iterable[pa.Table], fmt: str) -> None:
@@ -80,11 +107,22 @@ def _atomic(target: Path, write: Any) -> None:
     os.replace(tmp, target)
 
 
-def read_results(path: str | Path) -> pa.Table:
-    """A results file from `sweep`, parquet or CSV, with the sweep's column types."""
+def results_dataset(path: str | Path) -> ds.Dataset:
+    """A results file from `sweep`, parquet or CSV, with the sweep's column types, scanned
+    lazily: readers take the columns and rows they need, never the whole table at once."""
     path = Path(path)
     if path.suffix == ".csv":
-        names = schema().names
-        options = pacsv.ConvertOptions(column_types=schema(), include_columns=names)
-        return pacsv.read_csv(path, convert_options=options)
-    return pq.read_table(path)
+        options = pacsv.ConvertOptions(column_types=schema())
+        return ds.dataset(path, schema=schema(), format=ds.CsvFileFormat(convert_options=options))
+    return ds.dataset(path, format="parquet")
+
+
+def read_results(
+    path: str | Path, columns: list[str] | None = None, where: dict[str, Any] | None = None
+) -> pa.Table:
+    """The rows equal to `where` (None matching an empty cell), only `columns` if given."""
+    match = None
+    for name, value in (where or {}).items():
+        term = ds.field(name).is_null() if value is None else ds.field(name) == value
+        match = term if match is None else match & term
+    return results_dataset(path).to_table(columns=columns, filter=match)
