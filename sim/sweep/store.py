@@ -21,6 +21,10 @@ import pyarrow.parquet as pq
 from sim.sweep.digests import Digests, digests, first_new
 from sim.sweep.rows import HASH, schema
 
+# Rows per row group of results.parquet: a writer holds every group's metadata until it closes,
+# so one group per 256-row part grew with the sweep; much larger groups cost their own buffers.
+ROW_GROUP = 2048
+
 
 class Store:
     def __init__(self, out: Path) -> None:
@@ -91,12 +95,26 @@ def _part_digests(path: Path) -> np.ndarray:
 def _write_all(path: Path, tables: Iterable[pa.Table], fmt: str) -> None:
     if fmt == "parquet":
         with pq.ParquetWriter(path, schema()) as writer:
-            for table in tables:
+            for table in _regrouped(tables, ROW_GROUP):
                 writer.write_table(table)
     else:
         with pacsv.CSVWriter(path, schema()) as writer:
             for table in tables:
                 writer.write_table(table)
+
+
+def _regrouped(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """The tables joined into runs of at least `rows` rows (the last may be short)."""
+    held: list[pa.Table] = []
+    count = 0
+    for table in tables:
+        held.append(table)
+        count += table.num_rows
+        if count >= rows:
+            yield pa.concat_tables(held)
+            held, count = [], 0
+    if held:
+        yield pa.concat_tables(held)
 
 
 def _atomic(target: Path, write: Any) -> None:
