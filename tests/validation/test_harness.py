@@ -24,22 +24,13 @@ from validation.procs import pid_alive
 
 pytestmark = pytest.mark.harness
 
-SHORT = ("under-capacity", "over-capacity", "pool-1")
-# Where the real app's outcome varies from run to run at a wave boundary the deterministic model
-# sits on one side of (validation/FINDINGS.md): era2020 over-capacity measured 15/5 and 16/4,
-# modern pool-1 one or two time-outs.
-VARIES = {("era2020", "over-capacity"), ("modern", "pool-1")}
-CASE_PARAMS = [
-    pytest.param(
-        stack,
-        name,
-        marks=[pytest.mark.xfail(reason="the real app varies here: FINDINGS.md", strict=False)]
-        if (stack, name) in VARIES
-        else [],
-    )
-    for stack in ("era2020", "modern")
-    for name in SHORT
-]
+STACKS = ("era2020", "modern")
+# Over capacity, which requests make the first wave is a race of a few hundred microseconds the
+# real app runs differently from run to run (validation/FINDINGS.md): one request more or less
+# may block. There the test holds the model to within one request of the measurement; the
+# exact figures of recorded runs are compare's business (validation/REPORT.md).
+EXACT = ("under-capacity",)
+WITHIN_ONE = ("over-capacity", "pool-1")
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +49,7 @@ def _env_or_skip(stack: str) -> None:
         pytest.skip(str(exc))
 
 
-@pytest.mark.parametrize("stack, name", CASE_PARAMS)
-def test_real_app_agrees_with_the_model(stack, name, db, tmp_path):
+def _measure_and_predict(stack: str, name: str, db, tmp_path: Path):
     """A short case measured now; the model replays its send times, as compare does."""
     _env_or_skip(stack)
     case = next(c for c in CASES if c.name == name)
@@ -69,8 +59,24 @@ def test_real_app_agrees_with_the_model(stack, name, db, tmp_path):
 
     path = tmp_path / "measured.json"
     path.write_text(measured.to_json())
-    failed = [c for c in checks(measured, simulate(model_scenario(measured, path))) if not c.ok]
-    assert failed == []
+    return scenario, measured, simulate(model_scenario(measured, path))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("name", EXACT)
+def test_real_app_agrees_with_the_model(stack, name, db, tmp_path):
+    _, measured, predicted = _measure_and_predict(stack, name, db, tmp_path)
+    assert [c for c in checks(measured, predicted) if not c.ok] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("name", WITHIN_ONE)
+def test_real_app_is_within_one_request_of_the_model_over_capacity(stack, name, db, tmp_path):
+    scenario, measured, predicted = _measure_and_predict(stack, name, db, tmp_path)
+    m, p = measured.summary, predicted.summary
+    assert m.server_errors >= 1 and p.server_errors >= 1
+    assert abs(m.ok - p.ok) <= 1 and abs(m.server_errors - p.server_errors) <= 1
+    assert abs(m.frozen_seconds - p.frozen_seconds) <= scenario.pool_timeout + 0.25
 
 
 def test_steady_traffic_ends_every_request_once_and_agrees_on_recovery(db, tmp_path):
