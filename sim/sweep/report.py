@@ -57,7 +57,7 @@ def facets(results: Path, x: str, y: str) -> list[Facet]:
     for batch in results_dataset(results).to_batches(columns=names):
         distinct = pa.Table.from_batches([batch]).group_by(names).aggregate([])
         combos.update(tuple(row[n] for n in names) for row in distinct.to_pylist())
-    varying = [i for i, _ in enumerate(names) if len({c[i] for c in combos}) > 1]
+    varying = [i for i in range(len(names)) if len({c[i] for c in combos}) > 1]
     chosen = sorted({tuple(c[i] for i in varying) for c in combos})
     return [Facet({names[i]: v for i, v in zip(varying, c, strict=True)}) for c in chosen or [()]]
 
