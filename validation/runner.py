@@ -264,5 +264,8 @@ def _sent(client_log: Path) -> int:
 
 
 def _count(log: Path, kind: str) -> int:
+    """Events of `kind` for the traffic's requests (`?i=`): the client's warm-up 404 is not one."""
     with log.open(errors="replace") as f:
-        return sum(e["kind"] == kind for e in parse_events(f))
+        return sum(
+            e["kind"] == kind and ("query" not in e or "i=" in e["query"]) for e in parse_events(f)
+        )
