@@ -25,9 +25,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sim.analytic import freezes  # noqa: E402
 from sim.errors import ScenarioError  # noqa: E402
 from sim.result import Result  # noqa: E402
-from sim.scenario import Scenario  # noqa: E402
+from sim.scenario import Scenario, parse_arrival  # noqa: E402
 
 LABELS = {
+    "arrival": "Poisson arrival rate (requests/s)",
+    "frozen_fraction": "share of the time the event loop was frozen",
     "frozen_seconds": "total time the event loop was frozen (s)",
     "handled_before_freeze": "requests handled before the first freeze",
     "server_errors": "HTTP 500 responses (pool time-outs)",
@@ -113,20 +115,48 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - mids[0]], mids, [2 * centres[-1] - mids[-1]]])
 
 
+def _coordinate(name: str, value: Any) -> float:
+    """A cell's position on an axis: the value, or for `arrival` its Poisson rate, so a sweep
+    over `--arrival poisson:1,poisson:2,...` draws rate as a numeric axis."""
+    if name == "arrival":
+        spec = parse_arrival(value)
+        if spec.kind != "poisson":
+            raise ScenarioError(
+                f"--x/--y arrival: only poisson:RATE values lie on an axis, got {value}"
+            )
+        return spec.rate
+    return float(value)
+
+
 def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
+    """z on the (x, y) cells, with the model's freeze and collapse masks and the closed form's
+    freeze mask (NaN where it makes no claim: it speaks of bursts only)."""
     _column(table, z)
-    xs = np.array(sorted(set(_column(table, x))), dtype=float)
-    ys = np.array(sorted(set(_column(table, y))), dtype=float)
+    xs = np.array(sorted({_coordinate(x, v) for v in _column(table, x)}), dtype=float)
+    ys = np.array(sorted({_coordinate(y, v) for v in _column(table, y)}), dtype=float)
     values = np.full((len(ys), len(xs)), np.nan)
     model_freeze = np.full_like(values, np.nan)
+    collapse = np.full_like(values, np.nan)
     analytic_freeze = np.full_like(values, np.nan)
     names = [f.name for f in fields(Scenario)]
+    filled: set[tuple[int, int]] = set()
     for row in table.to_pylist():
-        i, j = np.searchsorted(ys, row[y]), np.searchsorted(xs, row[x])
+        i = np.searchsorted(ys, _coordinate(y, row[y]))
+        j = np.searchsorted(xs, _coordinate(x, row[x]))
+        if (i, j) in filled:
+            varying = [
+                n for n in names if n not in (x, y, "seed") and len(set(_column(table, n))) > 1
+            ]
+            raise ScenarioError(
+                f"several rows per ({x}, {y}) cell: fix {', '.join(varying)} with --where"
+            )
+        filled.add((i, j))
         values[i, j] = np.nan if row[z] is None else row[z]
         model_freeze[i, j] = float((row["freezes"] or 0) > 0)
-        analytic_freeze[i, j] = float(freezes(Scenario.create(**{n: row[n] for n in names})))
-    return xs, ys, values, model_freeze, analytic_freeze
+        collapse[i, j] = float(row.get("recovered") is False)
+        if row["arrival"] == "burst":
+            analytic_freeze[i, j] = float(freezes(Scenario.create(**{n: row[n] for n in names})))
+    return xs, ys, values, model_freeze, collapse, analytic_freeze
 
 
 def heatmap(
@@ -136,18 +166,23 @@ def heatmap(
     rows = filter_rows(table, where)
     if rows.num_rows == 0:
         raise ScenarioError(f"no rows match {where}")
-    xs, ys, values, model_freeze, analytic_freeze = _grid(rows, x, y, z)
+    xs, ys, values, model_freeze, collapse, analytic_freeze = _grid(rows, x, y, z)
     fig, ax = plt.subplots(figsize=(8, 6), constrained_layout=True)
     mesh = ax.pcolormesh(_edges(xs), _edges(ys), values, cmap="magma", shading="flat")
     fig.colorbar(mesh, ax=ax, label=_label(z))
     handles: list[Any] = []
     if len(xs) > 1 and len(ys) > 1:
-        handles += _contour(ax, xs, ys, model_freeze, "cyan", "-", 5, "model: loop freezes above")
+        handles += _contour(
+            ax, xs, ys, model_freeze, "cyan", "-", 5, "model: where the loop starts to freeze"
+        )
+        handles += _contour(
+            ax, xs, ys, collapse, "white", ":", 3, "model: where it stops recovering"
+        )
         handles += _contour(
             ax, xs, ys, analytic_freeze, "lime", "--", 2, "closed form: requests > pool + overflow"
         )
     handles += _mark_seed(ax, rows, x, y, where)
-    if np.nanmax(analytic_freeze) == 0:
+    if np.isfinite(analytic_freeze).any() and np.nanmax(analytic_freeze) == 0:
         handles.append(Patch(color="none", label="closed form: no freeze anywhere here"))
     ax.set_xlabel(_label(x))
     ax.set_ylabel(_label(y))
@@ -171,7 +206,7 @@ def _contour(
 ) -> list[Line2D]:
     """The 0.5 level between cell centres: the line runs between the last calm and first
     frozen cell."""
-    if np.nanmin(mask) == np.nanmax(mask):
+    if not np.isfinite(mask).any() or np.nanmin(mask) == np.nanmax(mask):
         return []
     ax.contour(xs, ys, mask, levels=[0.5], colors=colour, linestyles=style, linewidths=width)
     return [Line2D([], [], color=colour, linestyle=style, linewidth=width, label=label)]

@@ -104,3 +104,25 @@ def test_first_freeze_vs_rate_draws_a_png(tmp_path):
     out = first_freeze_vs_rate(base, [5.0, 20.0], seeds=1, out=tmp_path / "mttf.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_sweep_over_poisson_rates_plots_rate_as_a_numeric_axis(tmp_path):
+    out = tmp_path / "sweep"
+    args = ["--pool-size", "1,2", "--requests", "20", "--max-overflow", "0"]
+    args += ["--endpoint", "async-sync-session", "--arrival", "poisson:2,poisson:4"]
+    args += ["--duration", "3", "--client", "external", "--pool-timeout", "0.5"]
+    assert main(["sweep", *args, "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    png = tmp_path / "collapse.png"
+    plot = ["plot", str(out / "results.parquet"), "--x", "arrival", "--y", "pool_size"]
+    assert main([*plot, "--z", "frozen_fraction", "--out", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_refuses_to_draw_several_rows_into_one_cell(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["--pool-size", "1,2", "--requests", "3,4", "--endpoint", "async-sync-session"]
+    args += ["--max-overflow", "0", "--pool-timeout", "0.5", "--client", "external"]
+    assert main(["sweep", *args, "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    plot = ["plot", str(out / "results.parquet"), "--x", "pool_size", "--y", "max_overflow"]
+    assert main([*plot, "--z", "frozen_seconds", "--out", str(tmp_path / "x.png")]) == 2
+    assert "fix requests with --where" in capsys.readouterr().err
