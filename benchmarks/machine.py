@@ -7,9 +7,10 @@ import os
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 import simpy
+
+from sim.machine import cpu_model
 
 
 @dataclass(frozen=True)
@@ -20,17 +21,6 @@ class Machine:
     simpy: str
     platform: str
     date: str
-
-
-def cpu_model() -> str:
-    """The `model name` line of /proc/cpuinfo (Linux), else whatever platform reports."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _cores() -> int:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sim.machine import cpu_model
 from sim.result import BLOCK_MIN, Result
 from sim.scenario import SPECS, Scenario
 from validation.envs import StackEnv, ensure_env
@@ -61,7 +62,7 @@ def calibrate(stack: str, database_url: str | None = None) -> dict[str, Any]:
         "client_setup_rounds": [round(v, 7) for v in setups],
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "platform": platform.platform(),
             "loop": scenario.loop,
         },
@@ -124,16 +125,6 @@ def _measure_once(cmd: list[str]) -> dict[str, float]:
     if done.returncode != 0:
         raise HarnessFailure(f"measure.py failed: {done.stderr.strip()[-400:]}")
     return json.loads(done.stdout)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def write_profile(profile: dict[str, Any], path: Path) -> None:
