@@ -30,7 +30,6 @@ COSTS = (
 )
 CLIENTS = ("in-process", "external")
 LOOPS = ("auto", "asyncio", "uvloop")
-ARRIVAL_KINDS = ("burst", "poisson", "closed", "trace")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ LoopKind = Literal["asyncio", "uvloop"]
 @dataclass(frozen=True)
 class StackProfile:
     name: str
-    description: str
     # Worker threads that run sync dependencies and `def` endpoints.
     # "default-executor": starlette 0.13 `run_in_threadpool` -> loop.run_in_executor(None, ...),
     # a ThreadPoolExecutor of min(32, cpu + 4) workers (CPython 3.8 concurrent/futures/thread.py).
@@ -51,10 +50,9 @@ class StackProfile:
 
 
 STACKS: dict[str, StackProfile] = {
+    # Python 3.8, fastapi 0.61.1, starlette 0.13.6, SQLAlchemy 1.3.19, uvicorn 0.11.8 + uvloop 0.14
     "era2020": StackProfile(
         name="era2020",
-        description="Python 3.8, fastapi 0.61.1, starlette 0.13.6, SQLAlchemy 1.3.19, "
-        "uvicorn 0.11.8",
         thread_pool="default-executor",
         fixed_threads=None,
         teardown_on_own_limiter=False,
@@ -74,9 +72,9 @@ STACKS: dict[str, StackProfile] = {
             "client_request_cpu": 0.0029601,
         },
     ),
+    # Python 3.11, fastapi 0.165, starlette 1.10, anyio 4.16, SQLAlchemy 2.1.9, uvicorn 0.54
     "modern": StackProfile(
         name="modern",
-        description="Python 3.11, today's fastapi, starlette, anyio, SQLAlchemy 2.x, uvicorn",
         thread_pool="anyio-limiter",
         fixed_threads=40,
         teardown_on_own_limiter=True,

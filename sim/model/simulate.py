@@ -35,7 +35,6 @@ class Observations:
     max_checkedout: int
     max_idle: int
     connections_at_end: int
-    loop_iterations: int
 
 
 def simulate(scenario: Scenario) -> Result:
@@ -81,6 +80,5 @@ def run_model(scenario: Scenario) -> tuple[Result, Observations]:
         max_checkedout=pool.max_checkedout,
         max_idle=pool.max_idle,
         connections_at_end=pool.connections,
-        loop_iterations=loop.iterations,
     )
     return result, observed
