@@ -15,7 +15,8 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
+from types import GeneratorType
 from typing import Any
 
 import simpy
@@ -188,16 +189,14 @@ class EventLoop:
             self._ready.extend(self._io)
             self._io.clear()
             self._ready.extend(self._pop_expired())
-            yield from self._run_ready()
+            yield from self._run_handles(self._take_ready())
         else:
             # libuv uv_run: uv__run_timers, uv__run_idle (uvloop's _on_idle: the ready queue),
             # uv__io_poll; timer and I/O callbacks run directly in their phase.
-            for handle in self._pop_expired():
-                yield from self._run(handle)
-            yield from self._run_ready()
+            yield from self._run_handles(self._pop_expired())
+            yield from self._run_handles(self._take_ready())
             io, self._io = self._io, deque()
-            for handle in io:
-                yield from self._run(handle)
+            yield from self._run_handles(io)
             yield from self._pay()
             writes, self._writes = self._writes, []
             for handle in writes:
@@ -212,18 +211,21 @@ class EventLoop:
             expired.append(heapq.heappop(self._scheduled)[2])
         return expired
 
-    def _run_ready(self) -> Generator[simpy.Event, Any, None]:
-        for _ in range(len(self._ready)):
-            yield from self._run(self._ready.popleft())
+    def _take_ready(self) -> list[Handle]:
+        """ntodo = len(self._ready): what is scheduled while these run waits for next time."""
+        ready = self._ready
+        return [ready.popleft() for _ in range(len(ready))]
 
-    def _run(self, handle: Handle) -> Generator[simpy.Event, Any, None]:
-        if handle.cancelled:
-            return
-        self._debt += self.callback_cpu
-        outcome = handle.callback(*handle.args)
-        if isinstance(outcome, Generator):
-            yield from self._pay()
-            yield from outcome
+    def _run_handles(self, handles: Iterable[Handle]) -> Generator[simpy.Event, Any, None]:
+        """Handle._run for each in turn: a returned generator holds the thread until done."""
+        for handle in handles:
+            if handle.cancelled:
+                continue
+            self._debt += self.callback_cpu
+            outcome = handle.callback(*handle.args)
+            if type(outcome) is GeneratorType:
+                yield from self._pay()
+                yield from outcome
 
     def _pay(self) -> Generator[simpy.Event, Any, None]:
         if self._debt > 0:
