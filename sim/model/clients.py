@@ -55,12 +55,13 @@ class Traffic:
             self.finished.succeed()
 
 
-def send_times(scenario: Scenario, spacing: float) -> list[float]:
-    """Open-loop send times: the burst (spaced by the sender's own per-request CPU), Poisson
-    arrivals over `duration` drawn from the scenario's seed, or a recorded trace."""
+def send_times(scenario: Scenario) -> list[float]:
+    """Open-loop send times: the burst all at once (a client's burst reaches the server in one
+    poll, as measured), Poisson arrivals over `duration` drawn from the scenario's seed, or a
+    recorded trace."""
     arrival = scenario.arrival_spec
     if arrival.kind == "burst":
-        return [i * spacing for i in range(scenario.requests)]
+        return [0.0] * scenario.requests
     if arrival.kind == "trace":
         return list(arrival.trace)
     rng = random.Random(scenario.seed)
@@ -91,7 +92,7 @@ class ExternalClient:
             users = [self.env.process(self._user()) for _ in range(arrival.users)]
             self.env.all_of(users).callbacks.append(lambda _: self.traffic.close())
             return
-        for t in send_times(self.scenario, 0.0):
+        for t in send_times(self.scenario):
             exchange = self.traffic.open(self._reply)
             self.env.timeout(t).callbacks.append(lambda _, ex=exchange: self._send(ex))
         self.traffic.close()
@@ -148,7 +149,7 @@ class InProcessClient:
             users = [Task(self.loop, self._user()) for _ in range(arrival.users)]
             self._close_after(users)
         else:
-            for t in send_times(self.scenario, 0.0):
+            for t in send_times(self.scenario):
                 exchange = self.traffic.open(self._reply)
                 self.loop.call_later(t, Task, self.loop, self._request(exchange))
             self.traffic.close()
