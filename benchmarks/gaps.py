@@ -65,12 +65,10 @@ def sweep_scaling(s: Scaling, cores: int) -> str:
     advice.append(
         f"Even on idle cores this run's CPU would allow at most {s.idle_bound:.2f}x: the parent "
         f"spent {parent:.1f} s of serial CPU while the workers ran, and one pass over the grid "
-        f"(build, seed, hash every scenario) costs {s.grid_pass_seconds:.1f} s; `run_sweep` makes "
-        "that pass twice (`wanted`, then `pending`), and `seeded` re-validates every field "
-        "through `Scenario.replace`. One pass that keeps (hash, params) and a seed derived "
-        "without rebuilding the Scenario would halve the serial part. `run_sweep` also waits "
-        "for each whole batch before writing it and submitting the next; keeping two batches "
-        "in flight stops a batch's slowest chunk idling the other worker."
+        f"(build, seed, hash every scenario) costs {s.grid_pass_seconds:.1f} s; the parent only "
+        "walks the grid and writes parts (workers build, seed and hash), so what is left is "
+        "writing and the batch size: larger batches in flight trade resume granularity for "
+        "less idle time at each batch's end."
     )
     return " ".join(advice)
 
@@ -80,11 +78,9 @@ def sweep_memory(m: Memory) -> str:
     small, large = sorted(m.peak_kb)
     per = (m.peak_kb[large] - m.peak_kb[small]) * 1024 / (large - small)
     return (
-        f"the peak grows by about {per:.0f} bytes per scenario. Rows do stream to disk batch "
-        "by batch, but `run_sweep` keeps the hash of every scenario in sets (`wanted`, the "
-        "resumed `done`, and `seen` while assembling), each a 64-character str of ~113 bytes "
-        "plus the set's slot; keying by 16-byte digests, or by grid index with the hash "
-        "checked per part file, would keep the peak flat."
+        f"the peak grows by about {per:.0f} bytes per scenario. Rows stream to disk batch by "
+        "batch and a resume keeps 8-byte digests only; what still grows is the parquet "
+        "writer's per-row-group metadata, which larger row groups would shrink further."
     )
 
 
