@@ -3,6 +3,8 @@
 Times are seconds from the moment the burst is fired. A request's `handled_at` is when its
 "Handling i" print happens; `loop_blocked` lists every interval the loop thread did not answer
 for more than BLOCK_MIN seconds; a freeze is such an interval of at least `freeze_threshold`.
+`first_freeze_at` and `handled_before_freeze` refer to the first freeze that began once a
+request had been sent; `freezes` and `frozen_seconds` count them all.
 """
 
 from __future__ import annotations
@@ -114,7 +116,11 @@ def summarize(
     freeze_threshold: float,
 ) -> Summary:
     freezes = [(a, b) for a, b in loop_blocked if b - a >= freeze_threshold]
-    first = freezes[0][0] if freezes else None
+    # The first freeze that met requests in flight: a block that began before anything was
+    # sent (the in-process client building its httpx clients on the loop) froze no request.
+    first_sent = min((r.sent_at for r in requests if r.sent_at is not None), default=0.0)
+    in_flight = [a for a, _ in freezes if a >= first_sent]
+    first = in_flight[0] if in_flight else None
     # A freeze is declared once the loop has not answered for freeze_threshold: requests
     # handled before that moment (those of the iteration that ends in the blocking checkout)
     # got through. Later blocks merged into the same interval do not move it.

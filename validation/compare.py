@@ -10,11 +10,12 @@ the app and the model see the same arrivals and differ only in what they do with
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from sim.result import Result
+from sim.result import Result, summarize
 from sim.scenario import COSTS, Scenario
 from validation.agreement import Row, checks, steady_checks
 from validation.calibrate import profile_path
@@ -41,6 +42,14 @@ def scenario_for(stack: str, case: Case) -> Scenario:
 
 def result_path(stack: str, case: str) -> Path:
     return RESULTS / stack / f"{case}.json"
+
+
+def load_measured(path: Path) -> Result:
+    """A recorded measurement, its summary derived again from its timeline by today's rules
+    (sim.result.summarize), so model and measurement are always summed up the same way."""
+    result = Result.from_json(path.read_text())
+    summary = summarize(result.requests, result.loop_blocked, result.params["freeze_threshold"])
+    return dataclasses.replace(result, summary=summary)
 
 
 def measured_scenario(result: Result) -> Scenario:
@@ -90,7 +99,7 @@ def compare_stack(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(measured.to_json() + "\n")
         else:
-            measured = Result.from_json(path.read_text())
+            measured = load_measured(path)
         try:
             predicted = predict(model_scenario(measured, path))
         except ImportError as exc:
