@@ -149,7 +149,8 @@ def scaling_section(s: Scaling, startup: Figure, cores: int) -> Section:
         "(the parent's CPU in the 2-worker run is serial; the workers' CPU split in two).",
         f"- Load average (1 min) {s.load[0]:.1f} before, {s.load[1]:.1f} after, on "
         f"{cores} cores: other work on the machine shares the two workers' cores.",
-        f"- One serial pass over the grid in the parent (build, seed, hash every scenario): "
+        f"- One serial pass over the grid (build, seed, hash every scenario: the workers' share "
+        "on a fresh sweep, the parent's on a resume): "
         f"{s.grid_pass_seconds:.2f} s, {s.grid_pass_seconds / one:.1%} of the 1-worker run.",
         f"- {startup.name}: {startup.value:.3f} s, as much as {startup.ratio:.0f} mean "
         f"scenarios; {startup.note}.",
