@@ -10,7 +10,7 @@ as another I/O event, racing its read time-out timer by the loop's rules.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import simpy
 
@@ -32,6 +32,8 @@ class Traffic:
         self.finished = env.event()
         self._pending = 0
         self._closed = False
+        # Watcher for the risk estimators (sim/risk): every exchange so far has ended.
+        self.on_idle: Callable[[], None] | None = None
 
     def open(self, reply: Callable[[Exchange, int], None]) -> Exchange:
         exchange = Exchange(i=len(self.exchanges), reply=reply)
@@ -44,6 +46,8 @@ class Traffic:
         if exchange.ended and exchange.served:
             self._pending -= 1
             self._check()
+            if self._pending == 0 and self.on_idle is not None:
+                self.on_idle()
 
     def close(self) -> None:
         """No more exchanges will be opened."""
@@ -96,6 +100,16 @@ class ExternalClient:
             exchange = self.traffic.open(self._reply)
             self.env.timeout(t).callbacks.append(lambda _, ex=exchange: self._send(ex))
         self.traffic.close()
+
+    def stream(self, times: Iterable[float]) -> None:
+        """Open-ended traffic: send at each of `times` (ascending) as the clock reaches it,
+        drawing the next only then, for runs that stop on an event, not at an end of traffic."""
+        self.env.process(self._stream(iter(times)))
+
+    def _stream(self, times: Iterator[float]) -> Coroutine:
+        for t in times:
+            yield self.env.timeout(t - self.env.now)
+            self._send(self.traffic.open(self._reply))
 
     def _send(self, exchange: Exchange) -> None:
         exchange.sent_at = self.env.now

@@ -103,6 +103,7 @@ class EventLoop:
         self._wakeup: simpy.Event | None = None
         self.iterations = 0
         self.busy: list[tuple[float, float]] = []
+        self._iteration_start: float | None = None
 
     # -- scheduling API, as asyncio names it --------------------------------------------------
     def call_soon(self, callback: Callback, *args: Any) -> Handle:
@@ -182,7 +183,7 @@ class EventLoop:
         self._wakeup = None
 
     def _run_once(self) -> Generator[simpy.Event, Any, None]:
-        start = self.env.now
+        start = self._iteration_start = self.env.now
         self.iterations += 1
         if self.kind == "asyncio":
             # base_events.py: event_list = selector.select(); _process_events; expired timers; ntodo
@@ -202,6 +203,7 @@ class EventLoop:
             for handle in writes:
                 handle.callback(*handle.args)
         yield from self._pay()
+        self._iteration_start = None
         if self.env.now > start:
             self.busy.append((start, self.env.now))
 
@@ -236,14 +238,20 @@ class EventLoop:
         if self._wakeup is not None and not self._wakeup.triggered:
             self._wakeup.succeed()
 
-    def blocked_intervals(self, minimum: float) -> list[tuple[float, float]]:
+    def blocked_intervals(
+        self, minimum: float, ongoing: bool = False
+    ) -> list[tuple[float, float]]:
         """Iterations that held the thread longer than `minimum`; back-to-back ones merged.
 
         A probe pinging the loop sees two long iterations with no select between them as one
-        block, while a run of short iterations still answers its pings.
+        block, while a run of short iterations still answers its pings. `ongoing` counts the
+        iteration still running as held until now (a run stopped in the middle of a freeze).
         """
+        busy = self.busy
+        if ongoing and self._iteration_start is not None:
+            busy = [*busy, (self._iteration_start, self.env.now)]
         merged: list[tuple[float, float]] = []
-        for start, end in self.busy:
+        for start, end in busy:
             if end - start <= minimum:
                 continue
             if merged and start <= merged[-1][1]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,18 @@ class QueuePool:
         self.checkedout = 0
         self.max_checkedout = 0
         self.max_idle = 0
+        # Watchers for the risk estimators (sim/risk): the checked-out count after each
+        # checkout, and a checkout that starts to wait on the queue.
+        self.on_checkout: Callable[[int], None] | None = None
+        self.on_wait: Callable[[], None] | None = None
+
+    def warm(self, idle: int) -> None:
+        """A pool that has served before: `idle` connections queued, first_connect done."""
+        self._warmup = 0.0
+        for _ in range(idle):
+            self._overflow += 1
+            self._idle.append(self._opened())
+        self.max_idle = max(self.max_idle, len(self._idle))
 
     def checkout(self) -> Generator[simpy.Event, Any, Connection]:
         """Blocking checkout: every wait and the connect hold the calling thread."""
@@ -70,6 +82,8 @@ class QueuePool:
             return self._opened()
         event = self.env.event()
         self._waiters.append(event)
+        if self.on_wait is not None:
+            self.on_wait()
         yield event | self.env.timeout(self.timeout)
         if event.triggered:
             return event.value
@@ -136,6 +150,8 @@ class QueuePool:
     def _checked_out(self) -> None:
         self.checkedout += 1
         self.max_checkedout = max(self.max_checkedout, self.checkedout)
+        if self.on_checkout is not None:
+            self.on_checkout(self.checkedout)
 
     def _expire(self, future: Future) -> None:
         if not future.done():

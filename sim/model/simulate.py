@@ -41,7 +41,19 @@ def simulate(scenario: Scenario) -> Result:
     return run_model(scenario)[0]
 
 
-def run_model(scenario: Scenario) -> tuple[Result, Observations]:
+@dataclass(eq=False)
+class Model:
+    """One server and its client, wired; the caller starts the client, then the loop thread
+    (`env.process(loop.run_forever())`): `run_model` and the risk estimators' episodes."""
+
+    env: simpy.Environment
+    loop: EventLoop
+    pool: QueuePool
+    traffic: Traffic
+    client: ExternalClient | InProcessClient
+
+
+def assemble(scenario: Scenario) -> Model:
     env = simpy.Environment()
     loop = EventLoop(env, scenario.loop, scenario.callback_cpu)
     pool = QueuePool(
@@ -63,22 +75,27 @@ def run_model(scenario: Scenario) -> tuple[Result, Observations]:
         client: ExternalClient | InProcessClient = ExternalClient(scenario, env, traffic, deliver)
     else:
         client = InProcessClient(scenario, loop, traffic, deliver)
-    client.start()
-    env.process(loop.run_forever())
-    env.run(until=traffic.finished)
+    return Model(env, loop, pool, traffic, client)
+
+
+def run_model(scenario: Scenario) -> tuple[Result, Observations]:
+    model = assemble(scenario)
+    model.client.start()
+    model.env.process(model.loop.run_forever())
+    model.env.run(until=model.traffic.finished)
     records = [
         RequestRecord(e.i, e.sent_at, e.handled_at, e.completed_at, e.status, e.error)
-        for e in traffic.exchanges
+        for e in model.traffic.exchanges
     ]
     result = build_result(
         scenario.to_params(),
         records,
-        loop.blocked_intervals(BLOCK_MIN),
+        model.loop.blocked_intervals(BLOCK_MIN),
         scenario.freeze_threshold,
     )
     observed = Observations(
-        max_checkedout=pool.max_checkedout,
-        max_idle=pool.max_idle,
-        connections_at_end=pool.connections,
+        max_checkedout=model.pool.max_checkedout,
+        max_idle=model.pool.max_idle,
+        connections_at_end=model.pool.connections,
     )
     return result, observed
