@@ -14,6 +14,7 @@ from validation.figures import MARKER, Count, agreement_counts, fill, rewrite
 REPORT = json.loads((HERE / "REPORT.json").read_text())
 COUNTS = agreement_counts(REPORT["rows"])
 TYPED_COUNT = re.compile(r"\b\d+ of (the )?\d+\b")
+FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
 def _row(agree, steady=False, at_zero=None):
@@ -68,7 +69,18 @@ def test_documents_quote_exactly_the_committed_report(document):
     assert fill(text, COUNTS) == text, "a count typed by hand: run `python -m validation compare`"
 
 
+def _prose(text: str) -> str:
+    """`text` less its code (fenced or indented blocks): commands may state rules like 2 of 3."""
+    unfenced = FENCED.sub("", text)
+    return "\n".join(line for line in unfenced.splitlines() if not line.startswith("    "))
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_no_count_is_typed_by_hand(document):
-    outside = MARKER.sub("", document.read_text())
-    assert TYPED_COUNT.findall(outside) == []
+    outside = MARKER.sub("", _prose(document.read_text()))
+    assert [m.group(0) for m in TYPED_COUNT.finditer(outside)] == []
+
+
+def test_a_count_typed_in_prose_is_found_and_one_in_code_is_not():
+    text = "Agree: 35 of 43.\n\n    pytest -m agreement   # 2 of 3 runs\n\n```\n1 of 2\n```\n"
+    assert [m.group(0) for m in TYPED_COUNT.finditer(_prose(text))] == ["35 of 43"]
