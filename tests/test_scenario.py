@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (
+
+from sim.errors import ScenarioError
+from sim.scenario import COSTS, SPECS, Scenario
+from tests.strategies import (
     choice_inputs,
     command_line,
     integer_inputs,
@@ -18,9 +21,6 @@ from strategies import (
     number_inputs,
     scenarios,
 )
-
-from sim.errors import ScenarioError
-from sim.scenario import COSTS, SPECS, Scenario
 
 
 def _int(value: Any) -> int | None:

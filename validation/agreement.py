@@ -98,7 +98,11 @@ def steady_checks(measured: Result, predicted: Result) -> list[Check]:
 
 @dataclass(frozen=True)
 class Row:
-    """One case on one stack: the measurement, the prediction and their agreement."""
+    """One case on one stack: the measurement, the prediction and their agreement.
+
+    `at_zero` judges a burst's second prediction, with every request sent at t=0 as the model
+    assumes without a measurement, instead of the measured send times: what replaying them buys.
+    """
 
     stack: str
     case: str
@@ -108,7 +112,13 @@ class Row:
     checks: tuple[Check, ...]
     note: str = ""
     steady: bool = False
+    at_zero: tuple[Check, ...] = ()
 
     @property
     def ok(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def ok_at_zero(self) -> bool | None:
+        """None where there is no burst prediction to judge (steady traffic, a failed run)."""
+        return all(c.ok for c in self.at_zero) if self.at_zero else None

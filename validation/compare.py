@@ -17,16 +17,19 @@ from pathlib import Path
 
 from sim.result import Result, summarize
 from sim.scenario import COSTS, Scenario
-from validation.agreement import Row, checks, steady_checks
+from validation.agreement import Check, Row, checks, steady_checks
 from validation.calibrate import profile_path
 from validation.cases import Case, cases_for, is_steady
 from validation.envs import ensure_env
 from validation.errors import HarnessFailure, HarnessUnavailable
+from validation.figures import agreement_counts, rewrite, write_atomic
 from validation.postgres import Database, database
 from validation.report import render_json, render_markdown
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
+FINDINGS = HERE / "FINDINGS.md"
+DOCUMENTS = (HERE.parent / "README.md", FINDINGS)
 
 
 def scenario_for(stack: str, case: Case) -> Scenario:
@@ -75,6 +78,22 @@ def predict(scenario: Scenario) -> Result:
     return simulate(scenario)
 
 
+def judge(
+    measured: Result, path: Path, steady: bool
+) -> tuple[Result, tuple[Check, ...], tuple[Check, ...]]:
+    """The prediction for the measurement at `path` and its checks; for a burst also the checks
+    of the model with every request sent at t=0 (the recorded burst Scenario, no `trace:`)."""
+    scenario = model_scenario(measured, path)
+    predicted = predict(scenario)
+    if steady:
+        return predicted, tuple(steady_checks(measured, predicted)), ()
+    found = tuple(checks(measured, predicted))
+    at_zero = measured_scenario(measured)
+    if at_zero == scenario:
+        return predicted, found, found
+    return predicted, found, tuple(checks(measured, predict(at_zero)))
+
+
 def compare_stack(
     stack: str, remeasure: set[str], db: Callable[[], Database], log: Callable
 ) -> list[Row]:
@@ -86,8 +105,12 @@ def compare_stack(
         path = result_path(stack, case.name)
         steady = is_steady(case)
 
-        def row(measured=None, predicted=None, found=(), note="", case=case, steady=steady) -> Row:
-            return Row(stack, case.name, case.what, measured, predicted, found, note, steady)
+        def row(
+            measured=None, predicted=None, found=(), note="", at_zero=(), case=case, steady=steady
+        ) -> Row:
+            return Row(
+                stack, case.name, case.what, measured, predicted, found, note, steady, at_zero
+            )
 
         if case.name in remeasure or not path.exists():
             log(f"{stack}/{case.name}: measuring")
@@ -101,15 +124,14 @@ def compare_stack(
         else:
             measured = load_measured(path)
         try:
-            predicted = predict(model_scenario(measured, path))
+            predicted, found, at_zero = judge(measured, path, steady)
         except ImportError as exc:
             rows.append(row(measured, note=f"no model: {exc}"))
             continue
         except Exception as exc:  # a model crash is a finding for the report, not a stop
             rows.append(row(measured, note=f"model raised {type(exc).__name__}: {exc}"))
             continue
-        judge = steady_checks if steady else checks
-        rows.append(row(measured, predicted, tuple(judge(measured, predicted))))
+        rows.append(row(measured, predicted, found, at_zero=at_zero))
         log(f"{stack}/{case.name}: {'pass' if rows[-1].ok else 'FAIL'}")
     return rows
 
@@ -121,8 +143,10 @@ def compare_all(
     database_url: str | None = None,
     log: Callable[[str], None] = print,
     out: Path = HERE,
+    documents: Iterable[Path] = DOCUMENTS,
 ) -> str:
-    """Compare every stack's cases, write REPORT.md and REPORT.json to `out`, return a summary.
+    """Compare every stack's cases, write REPORT.md and REPORT.json to `out`, refresh the counts
+    `documents` quote (FINDINGS.md before it goes into REPORT.md), return a summary.
 
     `case` and `rerun` choose what is measured again; the report always covers every case.
     """
@@ -150,10 +174,12 @@ def compare_all(
                 skipped[stack] = str(exc)
                 log(f"{stack}: skipped: {exc}")
     md, js = out / "REPORT.md", out / "REPORT.json"
-    findings = HERE / "FINDINGS.md"
-    md.write_text(
-        render_markdown(rows, skipped, findings.read_text() if findings.exists() else None)
-    )
-    js.write_text(json.dumps(render_json(rows, skipped), indent=1) + "\n")
-    passed = sum(r.ok for r in rows)
-    return f"{passed}/{len(rows)} cases agree; wrote {md} and {js}"
+    report = render_json(rows, skipped)
+    counts = agreement_counts(report["rows"])
+    for document in documents:
+        if document.exists():
+            rewrite(document, counts)
+    findings = FINDINGS.read_text() if FINDINGS.exists() else None
+    write_atomic(js, json.dumps(report, indent=1) + "\n")
+    write_atomic(md, render_markdown(rows, skipped, findings))
+    return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"

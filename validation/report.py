@@ -2,7 +2,8 @@
 
 Bursts get one table per stack, steady traffic one table of its own (different questions: how
 many got through before the freeze, vs does the server come back). What the model gets wrong is
-written by hand in validation/FINDINGS.md and inserted as it is, so regenerating keeps it.
+written by hand in validation/FINDINGS.md (its counts filled in from these rows by
+validation.figures) and inserted as it is, so regenerating keeps it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from validation.agreement import Row
+from validation.figures import agreement_counts
 
 COLUMNS = ("handled_before_freeze", "ok", "server_errors", "frozen_seconds", "makespan")
 HEADERS = ("handled before freeze", "200", "5xx", "frozen s", "makespan s")
@@ -51,11 +53,15 @@ def _verdict(row: Row) -> str:
     return ("yes" if row.ok else "**no**") if row.checks else f"n/a: {row.note}"
 
 
+def _at_zero(row: Row) -> str:
+    return {True: "yes", False: "no", None: "-"}[row.ok_at_zero]
+
+
 def render_markdown(
     rows: Sequence[Row], skipped: dict[str, str], findings: str | None = None
 ) -> str:
     """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong"."""
-    passed = sum(r.ok for r in rows)
+    counts = agreement_counts(_record(r) for r in rows)
     lines = [
         "# Validation report: the model against the real app",
         "",
@@ -63,9 +69,12 @@ def render_markdown(
         "measured / predicted; ✗ marks a miss. Agreement: handled before the first freeze, "
         "200s and 5xx exact; frozen seconds and makespan within max(0.25 s, 10 %); per-request "
         "completion times, with frozen time taken out, median absolute error <= 0.1 s. "
-        "Steady traffic: see its own section.",
+        "Steady traffic: see its own section. The last column judges a second prediction "
+        "of each burst, with every request sent at t=0 instead of at the measured send times.",
         "",
-        f"**{passed} of {len(rows)} case runs agree.**",
+        f"**{counts['all']} case runs agree**: {counts['bursts']} bursts, "
+        f"{counts['steady']} under steady traffic; with the burst at t=0, "
+        f"{counts['bursts-at-zero']} bursts.",
         "",
     ]
     for stack, reason in skipped.items():
@@ -80,13 +89,15 @@ def render_markdown(
             f"Measured on Python {harness.get('python')}, SQLAlchemy {harness.get('sqlalchemy')}, "
             f"FastAPI {harness.get('fastapi')}.",
             "",
-            "| case | scenario | " + " | ".join(HEADERS) + " | completion MAE s | agree |",
-            "|---|---|" + "---|" * (len(HEADERS) + 2),
+            "| case | scenario | " + " | ".join(HEADERS) + " | completion MAE s | agree | at t=0 |",
+            "|---|---|" + "---|" * (len(HEADERS) + 3),
         ]
         for r in stack_rows:
             cells = [_pair(r, m) for m in COLUMNS]
             lines.append(
-                f"| {r.case} | {r.what} | " + " | ".join(cells) + f" | {_mae(r)} | {_verdict(r)} |"
+                f"| {r.case} | {r.what} | "
+                + " | ".join(cells)
+                + f" | {_mae(r)} | {_verdict(r)} | {_at_zero(r)} |"
             )
         lines.append("")
     lines += _steady_table([r for r in rows if r.steady])
@@ -125,23 +136,30 @@ def _steady_table(rows: Sequence[Row]) -> list[str]:
     return [*lines, ""]
 
 
+def _record(r: Row) -> dict[str, Any]:
+    return {
+        "stack": r.stack,
+        "case": r.case,
+        "what": r.what,
+        "agree": r.ok,
+        "agree_at_zero": r.ok_at_zero,
+        "steady": r.steady,
+        "note": r.note,
+        "checks": [asdict(c) for c in r.checks],
+        "checks_at_zero": [asdict(c) for c in r.at_zero],
+        "measured": asdict(r.measured.summary) if r.measured else None,
+        "predicted": asdict(r.predicted.summary) if r.predicted else None,
+        "params": r.measured.params if r.measured else None,
+    }
+
+
 def render_json(rows: Sequence[Row], skipped: dict[str, str]) -> dict[str, Any]:
+    """REPORT.json; `counts` are what README.md and FINDINGS.md quote (validation.figures)."""
+    records = [_record(r) for r in rows]
+    counts = agreement_counts(records)
     return {
         "command": COMMAND,
         "skipped": skipped,
-        "rows": [
-            {
-                "stack": r.stack,
-                "case": r.case,
-                "what": r.what,
-                "agree": r.ok,
-                "steady": r.steady,
-                "note": r.note,
-                "checks": [asdict(c) for c in r.checks],
-                "measured": asdict(r.measured.summary) if r.measured else None,
-                "predicted": asdict(r.predicted.summary) if r.predicted else None,
-                "params": r.measured.params if r.measured else None,
-            }
-            for r in rows
-        ],
+        "counts": {key: asdict(count) for key, count in counts.items()},
+        "rows": records,
     }

@@ -11,7 +11,12 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (
+
+from sim import analytic
+from sim.model import run_model, simulate
+from sim.result import Result
+from sim.scenario import COSTS, Scenario
+from tests.strategies import (
     burst_scenarios,
     frozen_burst_scenarios,
     loop_cpu,
@@ -19,11 +24,6 @@ from strategies import (
     note_scenario,
     scenarios,
 )
-
-from sim import analytic
-from sim.model import run_model, simulate
-from sim.result import Result
-from sim.scenario import COSTS, Scenario
 
 EPS = 1e-6
 

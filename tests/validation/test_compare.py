@@ -1,10 +1,13 @@
-"""compare runs the model on what was measured: steady traffic replays the measured send times."""
+"""compare runs the model on what was measured: steady traffic replays the measured send times;
+bursts are judged a second time with every request sent at t=0."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from sim.result import RequestRecord, build_result
 from sim.scenario import Scenario
-from validation.compare import model_scenario
+from validation.compare import judge, model_scenario
 
 
 def _measured(arrival: str, tmp_path, client: str = "external"):
@@ -31,3 +34,29 @@ def test_an_external_burst_is_replayed_too(tmp_path):
 def test_an_in_process_burst_is_run_as_measured(tmp_path):
     result, path = _measured("burst", tmp_path, client="in-process")
     assert model_scenario(result, path).arrival == "burst"
+
+
+def _mae(found):
+    return next(c for c in found if c.metric == "completion_mae").measured
+
+
+def test_an_external_burst_is_judged_again_as_sent_at_zero(tmp_path):
+    result, path = _measured("burst", tmp_path)
+    replayed = judge(result, path, steady=False)[0]
+    assert sorted(r.sent_at for r in replayed.requests) == [0.05, 0.31, 1.7]
+    exact = dataclasses.replace(replayed, params={**replayed.params, "arrival": "burst"})
+    path.write_text(exact.to_json())  # a measured burst the replay predicts exactly
+    _, found, at_zero = judge(exact, path, steady=False)
+    assert _mae(found) == 0.0
+    assert _mae(at_zero) > 0.2  # the sends at 0.31 s and 1.7 s predicted at 0
+
+
+def test_an_in_process_burst_is_judged_once(tmp_path):
+    result, path = _measured("burst", tmp_path, client="in-process")
+    _, found, at_zero = judge(result, path, steady=False)
+    assert at_zero == found
+
+
+def test_steady_traffic_has_no_burst_at_zero(tmp_path):
+    result, path = _measured("poisson:2", tmp_path)
+    assert judge(result, path, steady=True)[2] == ()

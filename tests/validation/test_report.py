@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sim.result import RequestRecord, build_result
-from validation.agreement import Row, checks, steady_checks
+from validation.agreement import Check, Row, checks, steady_checks
 from validation.report import NO_FINDINGS, render_json, render_markdown
 
 
@@ -68,3 +70,16 @@ def test_findings_replace_the_placeholder():
 
 def test_json_marks_steady_rows():
     assert [r["steady"] for r in render_json(_rows(), {})["rows"]] == [False, True]
+
+
+def test_bursts_show_their_agreement_with_the_burst_at_t0():
+    burst, steady = _rows()
+    missed = Check("ok", 2, 1, False, "exact")
+    rows = [dataclasses.replace(burst, at_zero=(missed,)), steady]
+    md = render_markdown(rows, {})
+    assert "**1 of 2 case runs agree**: 1 of 1 bursts, 0 of 1 under steady traffic" in md
+    assert "with the burst at t=0, 0 of 1 bursts." in md
+    assert next(x for x in md.splitlines() if "| over |" in x).endswith("| yes | no |")
+    records = render_json(rows, {})
+    assert [r["agree_at_zero"] for r in records["rows"]] == [False, None]
+    assert records["counts"]["bursts-at-zero"] == {"agree": 0, "of": 1}
