@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from validation import runner
-from validation.agreement import checks
+from validation.agreement import Check, checks
 from validation.arrivals import poisson_times
 from validation.cases import CASES
 from validation.compare import model_scenario, scenario_for
@@ -36,8 +36,9 @@ WITHIN_ONE = ("over-capacity", "pool-1")
 # model does not have: on 2 cores beside a CPU hog the real under-capacity burst's completion
 # error grew from 0.03 s to 0.07-0.22 s against the 0.1 s rule. They are judged apart, below.
 OUTCOMES = ("handled_before_freeze", "ok", "server_errors", "frozen_seconds")
-# Timing agreement: the case is measured RUNS times and must agree in at least AGREE of them,
-# every run reported, so one run on a momentarily busy machine neither passes nor fails it.
+# Agreement on what varies (timings, the race at a wave's edge, recovery): the case is measured
+# RUNS times and must agree in at least AGREE of them, every run printed, so one run on a
+# momentarily busy machine neither passes nor fails it.
 RUNS, AGREE = 3, 2
 
 
@@ -81,52 +82,99 @@ def test_real_app_has_the_models_outcome(stack, name, db, tmp_path):
     assert [c for c in judged if not c.ok] == []
 
 
+def _most_runs_agree(label: str, judge) -> None:
+    """Call `judge` RUNS times (each measures afresh and returns its checks); AGREE must pass."""
+    runs = [judge(k) for k in range(RUNS)]
+    for k, run in enumerate(runs):
+        print(f"{label} run {k + 1}/{RUNS}: " + ", ".join(
+            f"{c.metric} {c.measured} vs {c.predicted} {'ok' if c.ok else 'MISS'}" for c in run
+        ))  # fmt: skip
+    agreed = sum(all(c.ok for c in run) for run in runs)
+    assert agreed >= AGREE, f"{label}: agreed in {agreed} of {RUNS} runs"
+
+
+def _run_dir(tmp_path: Path, k: int) -> Path:
+    path = tmp_path / f"run-{k}"
+    path.mkdir()
+    return path
+
+
 @pytest.mark.agreement
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", EXACT)
 def test_real_app_agrees_with_the_model_in_most_runs(stack, name, db, tmp_path):
-    """Every check of compare, timings included, in AGREE of RUNS fresh measurements."""
-    runs = []
-    for k in range(RUNS):
-        run_dir = tmp_path / f"run-{k}"
-        run_dir.mkdir()
-        _, measured, predicted = _measure_and_predict(stack, name, db, run_dir)
-        runs.append(checks(measured, predicted))
-    for k, run in enumerate(runs):
-        print(f"{stack}/{name} run {k + 1}/{RUNS}: " + ", ".join(
-            f"{c.metric} {c.measured} vs {c.predicted} {'ok' if c.ok else 'MISS'}" for c in run
-        ))  # fmt: skip
-    agreed = sum(all(c.ok for c in run) for run in runs)
-    assert agreed >= AGREE, f"agreed in {agreed} of {RUNS} runs"
+    """Every check of compare, timings included."""
+    _most_runs_agree(
+        f"{stack}/{name}",
+        lambda k: checks(*_measure_and_predict(stack, name, db, _run_dir(tmp_path, k))[1:]),
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", WITHIN_ONE)
-def test_real_app_is_within_one_request_of_the_model_over_capacity(stack, name, db, tmp_path):
+def test_real_app_freezes_and_times_out_over_capacity_as_the_model(stack, name, db, tmp_path):
+    """What no race moves: both freeze, both send 500s, neither handles more than the pool."""
     scenario, measured, predicted = _measure_and_predict(stack, name, db, tmp_path)
+    for result in (measured, predicted):
+        s = result.summary
+        assert s.freezes >= 1 and s.server_errors >= 1
+        assert s.handled_before_freeze <= scenario.capacity
+        assert s.ok + s.server_errors + s.client_errors == scenario.requests
+
+
+def _within_one(scenario, measured, predicted) -> list[Check]:
     m, p = measured.summary, predicted.summary
-    assert m.server_errors >= 1 and p.server_errors >= 1
-    assert abs(m.ok - p.ok) <= 1 and abs(m.server_errors - p.server_errors) <= 1
-    assert abs(m.frozen_seconds - p.frozen_seconds) <= scenario.pool_timeout + 0.25
+    frozen_rule = scenario.pool_timeout + 0.25
+    return [
+        Check("ok", m.ok, p.ok, abs(m.ok - p.ok) <= 1, "within 1"),
+        Check("server_errors", m.server_errors, p.server_errors,
+              abs(m.server_errors - p.server_errors) <= 1, "within 1"),
+        Check("frozen_seconds", m.frozen_seconds, p.frozen_seconds,
+              abs(m.frozen_seconds - p.frozen_seconds) <= frozen_rule, f"within {frozen_rule}"),
+    ]  # fmt: skip
 
 
-def test_steady_traffic_ends_every_request_once_and_agrees_on_recovery(db, tmp_path):
-    """Five seconds of Poisson traffic with one freeze in it (the steady-below case, shortened):
-    only what is robust is asserted, the timings are compare's business."""
+@pytest.mark.agreement
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("name", WITHIN_ONE)
+def test_real_app_is_within_one_request_of_the_model_in_most_runs(stack, name, db, tmp_path):
+    _most_runs_agree(
+        f"{stack}/{name}",
+        lambda k: _within_one(*_measure_and_predict(stack, name, db, _run_dir(tmp_path, k))),
+    )
+
+
+def _steady(db, tmp_path: Path):
+    """Five seconds of Poisson traffic with one freeze in it (the steady-below case, shortened),
+    measured now and replayed into the model."""
     _env_or_skip("modern")
     case = next(c for c in CASES if c.name == "steady-below")
     scenario = scenario_for("modern", case).replace(duration=5.0)
     measured = runner.run(scenario, db=db).result
-    sent = poisson_times(scenario.arrival_spec.rate, 5.0, scenario.seed)
-    assert [r.i for r in measured.requests] == list(range(len(sent)))
-    assert all(r.completed_at is not None for r in measured.requests)
-    assert all((r.status is None) != (r.error is None) for r in measured.requests)
     from sim.model import simulate
 
     path = tmp_path / "measured.json"
     path.write_text(measured.to_json())
-    predicted = simulate(model_scenario(measured, path))
-    assert predicted.summary.recovered == measured.summary.recovered
+    return scenario, measured, simulate(model_scenario(measured, path))
+
+
+def test_steady_traffic_ends_every_request_once(db, tmp_path):
+    scenario, measured, predicted = _steady(db, tmp_path)
+    sent = poisson_times(scenario.arrival_spec.rate, 5.0, scenario.seed)
+    for result in (measured, predicted):
+        assert [r.i for r in result.requests] == list(range(len(sent)))
+        assert all(r.completed_at is not None for r in result.requests)
+        assert all((r.status is None) != (r.error is None) for r in result.requests)
+
+
+@pytest.mark.agreement
+def test_steady_traffic_agrees_on_recovery_in_most_runs(db, tmp_path):
+    def judge(k: int) -> list[Check]:
+        _, measured, predicted = _steady(db, _run_dir(tmp_path, k))
+        m, p = measured.summary.recovered, predicted.summary.recovered
+        return [Check("recovered", m, p, m == p, "exact")]
+
+    _most_runs_agree("modern/steady-below", judge)
 
 
 def _children_of(pid: int) -> set[int]:
