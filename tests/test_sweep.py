@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import tomllib
 
 from sim.cli import main
 from sim.errors import ScenarioError
@@ -18,6 +17,7 @@ from sim.result import Summary
 from sim.scenario import Scenario
 from sim.sweep import DEFAULT_GRID, Grid, grid_from_toml, parse_axis, run_sweep
 from sim.sweep.executors import make_executor
+from sim.sweep.grid import tomllib
 from sim.sweep.progress import Silent
 from sim.sweep.rows import HASH, scenario_hash, seeded
 from sim.sweep.store import read_results
