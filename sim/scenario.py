@@ -351,6 +351,11 @@ class Scenario:
     def arrival_spec(self) -> Arrival:
         return parse_arrival(self.arrival)
 
+    def files_read(self) -> dict[str, str]:
+        """The files this scenario's run reads, by field: what it predicts moves with them."""
+        named = {name: path_in(getattr(self, name)) for name, path_in in FILE_FIELDS.items()}
+        return {name: path for name, path in named.items() if path is not None}
+
     def to_params(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -374,6 +379,16 @@ def parse_arrival(text: str) -> Arrival:
     if kind == "trace" and arg:
         return Arrival("trace", trace=load_trace(arg))
     raise ValueError(text)
+
+
+def trace_file(text: str) -> str | None:
+    """The file an `--arrival trace:FILE` replays, None for the other forms."""
+    kind, _, arg = str(text).partition(":")
+    return arg if kind == "trace" else None
+
+
+# The fields whose value can name a file the model reads, and how to find its path in the value.
+FILE_FIELDS: dict[str, Callable[[Any], str | None]] = {"arrival": trace_file}
 
 
 def load_trace(path: str) -> tuple[float, ...]:
