@@ -321,12 +321,8 @@ class Scenario:
 
     @classmethod
     def from_profile(cls, path: str | Path, **overrides: Any) -> Scenario:
-        """Defaults from a `validation calibrate` cost profile, then the given overrides."""
-        try:
-            costs = json.loads(Path(path).read_text())["costs"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ScenarioError(f"--profile {path}: not a calibration profile ({exc})") from exc
-        return cls.create(**{**costs, **overrides})
+        """A `validation calibrate` profile's fields (`profile_fields`), then the overrides."""
+        return cls.create(**{**profile_fields(path), **overrides})
 
     @property
     def profile(self) -> StackProfile:
@@ -361,6 +357,22 @@ class Scenario:
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
+
+
+def profile_fields(path: str | Path) -> dict[str, Any]:
+    """The fields a `validation calibrate` profile sets: the stack it measured, the loop it ran
+    (`machine.loop`) and its costs, which were measured on that stack and loop."""
+    try:
+        data = json.loads(Path(path).read_text())
+        found = {"stack": data.get("stack"), "loop": data.get("machine", {}).get("loop")}
+        fields = {**{k: v for k, v in found.items() if v is not None}, **data["costs"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ScenarioError(f"--profile {path}: not a calibration profile ({exc})") from exc
+    try:
+        Scenario.create(**fields)
+    except ScenarioError as exc:
+        raise ScenarioError(f"--profile {path}: {exc}") from exc
+    return fields
 
 
 def parse_arrival(text: str) -> Arrival:

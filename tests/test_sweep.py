@@ -3,6 +3,7 @@ sweep resumes without losing or duplicating a row, bad input is one line and exi
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -325,3 +326,25 @@ def test_rows_from_a_sweep_that_recorded_no_inputs_are_recomputed(tmp_path: Path
     outcome, rows = _run(EXACT, tmp_path)
     assert (outcome.computed, outcome.resumed) == (len(EXACT), 0)
     assert rows == _run(EXACT, tmp_path / "fresh")[1]
+
+
+def test_sweep_takes_a_profiles_stack_and_costs_and_a_changed_profile_recomputes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = tmp_path / "profile.json"
+    recorded = {"stack": "modern", "machine": {"loop": "uvloop"}}
+    costs = {"query_time": 0.003, "connect_time": 0.002}
+    profile.write_text(json.dumps({**recorded, "costs": costs}))
+    argv = ["sweep", "--profile", str(profile), "--pool-size", "1,2", "--requests", "3"]
+    argv += ["--client", "external", "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"]
+    assert main(argv) == 0
+    rows = read_results(tmp_path / "o" / "results.parquet").to_pylist()
+    assert {(r["stack"], r["loop"], r["query_time"], r["connect_time"]) for r in rows} == {
+        ("modern", "uvloop", 0.003, 0.002)
+    }
+    assert rows[0]["request_cpu"] == STACKS["modern"].costs["request_cpu"]
+    capsys.readouterr()
+    profile.write_text(json.dumps({**recorded, "costs": {**costs, "query_time": 0.004}}))
+    assert main(argv) == 0
+    n = len(rows)
+    assert f"{n} recomputed: calibrated costs changed ({n}))" in capsys.readouterr().out

@@ -25,11 +25,11 @@ PACKAGE = "pool-starvation-sim"
 
 @dataclass(frozen=True)
 class Settings:
-    """What a sweep run adds to every grid point: --fast, and a --profile's costs (defaults under
-    the point's own fields, as the stack's calibrated costs are)."""
+    """What a sweep run adds to every grid point: --fast, and a --profile's fields (its stack,
+    loop and costs), under the point's own fields as the stack's calibrated costs are."""
 
     fast: bool = False
-    costs: tuple[tuple[str, float], ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()
 
 
 def canonical(value: Any) -> str:
@@ -100,8 +100,8 @@ class Key:
 
 
 def build(point: Mapping[str, Any], settings: Settings) -> tuple[Scenario, Key]:
-    """The point's Scenario (profile costs under the point's own) and its key."""
-    scenario = Scenario.create(**{**dict(settings.costs), **point})
+    """The point's Scenario (profile fields under the point's own) and its key."""
+    scenario = Scenario.create(**{**dict(settings.defaults), **point})
     defaulted = [name for name in COSTS if name not in point]
     key = Key(identity(scenario, defaulted), inputs(scenario, defaulted, settings.fast))
     return scenario, key
