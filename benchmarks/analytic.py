@@ -9,6 +9,7 @@ from benchmarks.figures import Figure, best_times
 from sim.analytic import exact_for, predict
 from sim.model import simulate
 from sim.sweep import Grid
+from sim.sweep.keys import Settings
 from sim.sweep.rows import run_row, seeded
 
 FAST_PATH = "analytic fast path over the model"
@@ -29,8 +30,8 @@ def fast_path(grid: Grid, repeat: int) -> FastPath:
     analytic_s, model_s, fast_rows_s, model_rows_s = best_times(
         lambda: [predict(s) for s in scenarios],
         lambda: [simulate(s) for s in scenarios],
-        lambda: [run_row(p, fast=True) for p in params],
-        lambda: [run_row(p) for p in params],
+        lambda: [run_row(p, Settings(fast=True)) for p in params],
+        lambda: [run_row(p, Settings()) for p in params],
         repeat=repeat,
     )
     n = len(scenarios)

@@ -21,8 +21,9 @@ from typing import Any
 from benchmarks.figures import Figure, best_time
 from sim.sweep import DEFAULT_GRID, Grid, run_sweep
 from sim.sweep.executors import make_executor
+from sim.sweep.keys import Settings, build
 from sim.sweep.progress import Silent
-from sim.sweep.rows import scenario_hash, seeded
+from sim.sweep.rows import seeded
 
 SCALING = "sweep speed-up, 2 workers over 1"
 STARTUP = "worker start-up"
@@ -73,7 +74,9 @@ def _sweep_seconds(
     with tempfile.TemporaryDirectory() as out:
         before = os.times()
         start = time.perf_counter()
-        run_sweep(grid, Path(out), make_executor(workers, None, fast), progress=Silent)
+        run_sweep(
+            grid, Path(out), make_executor(workers, None, Settings(fast=fast)), progress=Silent
+        )
         wall = time.perf_counter() - start
         after = os.times()
     parent = after.user + after.system - before.user - before.system
@@ -91,7 +94,7 @@ def scaling(grid: Grid) -> Scaling:
     one, one_cpu = _sweep_seconds(grid, 1)
     two, two_cpu = _sweep_seconds(grid, 2)
     load = (load_before, os.getloadavg()[0])
-    grid_pass = best_time(lambda: [scenario_hash(seeded(s)) for s in grid.scenarios()], 1)
+    grid_pass = best_time(lambda: [_keyed_and_seeded(p) for p in grid.points()], 1)
     figure = Figure(
         name=SCALING,
         value=1 / two,
@@ -102,6 +105,13 @@ def scaling(grid: Grid) -> Scaling:
         note=f"{len(grid)} scenarios: {one:.1f} s on 1 worker, {two:.1f} s on 2 (wall)",
     )
     return Scaling(figure, {1: one, 2: two}, {1: one_cpu, 2: two_cpu}, len(grid), load, grid_pass)
+
+
+def _keyed_and_seeded(point: dict[str, object]) -> str:
+    """What a worker does to a point before it runs the model (and the parent on a resume)."""
+    scenario, key = build(point, Settings())
+    seeded(scenario)
+    return key.resume
 
 
 def startup(per_scenario: float, workers: int = 2) -> Figure:
@@ -189,7 +199,7 @@ def _startup_in_child(workers: int) -> dict[str, float]:
 
     tiny = [{**DEFAULT_GRID.fixed, "requests": 1}] * workers
     start = time.perf_counter()
-    pool = LocalProcesses(workers, fast=False)
+    pool = LocalProcesses(workers, Settings())
     pool.map(tiny)
     cold = time.perf_counter() - start
     start = time.perf_counter()

@@ -32,7 +32,11 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
             help=f"{spec.help} ({spec.allowed})",
         )
     parser.add_argument(
-        "--profile", default=None, help="cost profile written by `python -m validation calibrate`"
+        "--profile",
+        default=None,
+        metavar="FILE",
+        help="a profile written by `python -m validation calibrate`: its stack, loop and costs, "
+        "under the flags given",
     )
 
 
@@ -152,8 +156,10 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.scenario import profile_fields
     from sim.sweep import DEFAULT_GRID, grid_from_toml, run_sweep
     from sim.sweep.executors import make_executor
+    from sim.sweep.keys import Settings
     from sim.sweep.progress import Progress, Silent
     from sim.sweep.report import write_report
 
@@ -163,16 +169,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise UsageError(f"--batch must be an integer >= 1, got {args.batch}")
     out = Path(args.out)
-    executor = make_executor(args.workers, args.dask, args.fast)
+    profile = tuple(profile_fields(args.profile).items()) if args.profile else ()
+    executor = make_executor(args.workers, args.dask, Settings(args.fast, profile))
     where = f"Dask at {args.dask}" if args.dask else f"{args.workers} worker process(es)"
     outcome = run_sweep(
         grid, out, executor, args.format, args.batch, Silent if args.quiet else Progress
     )
     report = write_report(grid, outcome, out, where)
-    print(
-        f"{outcome.rows} rows ({outcome.computed} computed, {outcome.resumed} resumed) in "
-        f"{outcome.seconds:.1f} s -> {outcome.results}, {report}"
-    )
+    print(f"{outcome.tally} in {outcome.seconds:.1f} s -> {outcome.results}, {report}")
     return 0
 
 

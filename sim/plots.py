@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -61,7 +62,7 @@ class Facet:
         return "".join(f"-{k}={v}" for k, v in self.where.items()).replace("/", "_")
 
 
-def _save(fig: Any, out: Path) -> Path:
+def _save(fig: Figure, out: Path) -> Path:
     """Write the PNG beside its final name, then rename: never a half-written picture."""
     out = Path(out)
     partial = out.with_name(f".{out.name}.partial")
@@ -162,6 +163,13 @@ def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
 def heatmap(
     table: pa.Table, x: str, y: str, z: str, where: dict[str, Any], out: Path, title: str = ""
 ) -> Path:
+    """`heatmap_figure`, written to `out` as PNG."""
+    return _save(heatmap_figure(table, x, y, z, where, title), out)
+
+
+def heatmap_figure(
+    table: pa.Table, x: str, y: str, z: str, where: dict[str, Any], title: str = ""
+) -> Figure:
     """z over (x, y) for the rows matching `where`; boundaries as contours; the seed starred."""
     rows = filter_rows(table, where)
     if rows.num_rows == 0:
@@ -172,15 +180,9 @@ def heatmap(
     fig.colorbar(mesh, ax=ax, label=_label(z))
     handles: list[Any] = []
     if len(xs) > 1 and len(ys) > 1:
-        handles += _contour(
-            ax, xs, ys, model_freeze, "cyan", "-", 5, "model: where the loop starts to freeze"
-        )
-        handles += _contour(
-            ax, xs, ys, collapse, "white", ":", 3, "model: where it stops recovering"
-        )
-        handles += _contour(
-            ax, xs, ys, analytic_freeze, "lime", "--", 2, "closed form: requests > pool + overflow"
-        )
+        handles += _contour(ax, xs, ys, model_freeze, MODEL_FREEZE)
+        handles += _contour(ax, xs, ys, collapse, MODEL_COLLAPSE)
+        handles += _contour(ax, xs, ys, analytic_freeze, CLOSED_FORM_FREEZE)
     handles += _mark_seed(ax, rows, x, y, where)
     if np.isfinite(analytic_freeze).any() and np.nanmax(analytic_freeze) == 0:
         handles.append(Patch(color="none", label="closed form: no freeze anywhere here"))
@@ -191,25 +193,38 @@ def heatmap(
             axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title or f"{_label(z)}\n{Facet(where).title()}", fontsize=10)
     ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.85)
-    return _save(fig, out)
+    return fig
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """How one boundary is drawn; `label` is its legend entry and its artist's gid."""
+
+    label: str
+    colour: str
+    style: str
+    width: float
+
+
+MODEL_FREEZE = Boundary("model: where the loop starts to freeze", "cyan", "-", 5)
+MODEL_COLLAPSE = Boundary("model: where it stops recovering", "white", ":", 3)
+CLOSED_FORM_FREEZE = Boundary("closed form: requests > pool + overflow", "lime", "--", 2)
+SEED_LABEL = "the seed: pool_size 5, max_overflow 10, 20 requests"
 
 
 def _contour(
-    ax: Any,
-    xs: np.ndarray,
-    ys: np.ndarray,
-    mask: np.ndarray,
-    colour: str,
-    style: str,
-    width: float,
-    label: str,
+    ax: Any, xs: np.ndarray, ys: np.ndarray, mask: np.ndarray, line: Boundary
 ) -> list[Line2D]:
     """The 0.5 level between cell centres: the line runs between the last calm and first
     frozen cell."""
     if not np.isfinite(mask).any() or np.nanmin(mask) == np.nanmax(mask):
         return []
-    ax.contour(xs, ys, mask, levels=[0.5], colors=colour, linestyles=style, linewidths=width)
-    return [Line2D([], [], color=colour, linestyle=style, linewidth=width, label=label)]
+    drawn = ax.contour(
+        xs, ys, mask, levels=[0.5], colors=line.colour, linestyles=line.style, linewidths=line.width
+    )
+    drawn.set_gid(line.label)
+    style = {"color": line.colour, "linestyle": line.style, "linewidth": line.width}
+    return [Line2D([], [], label=line.label, **style)]
 
 
 def _mark_seed(ax: Any, rows: pa.Table, x: str, y: str, where: dict[str, Any]) -> list[Line2D]:
@@ -221,8 +236,15 @@ def _mark_seed(ax: Any, rows: pa.Table, x: str, y: str, where: dict[str, Any]) -
     fixed = {n: where.get(n, _single(rows, n)) for n in others}
     if fixed != others:
         return []
-    ax.plot(seed[x], seed[y], marker="*", markersize=16, color="white", markeredgecolor="black")
-    label = "the seed: pool_size 5, max_overflow 10, 20 requests"
+    ax.plot(
+        seed[x],
+        seed[y],
+        marker="*",
+        markersize=16,
+        color="white",
+        markeredgecolor="black",
+        gid=SEED_LABEL,
+    )
     return [
         Line2D(
             [],
@@ -232,7 +254,7 @@ def _mark_seed(ax: Any, rows: pa.Table, x: str, y: str, where: dict[str, Any]) -
             color="white",
             markeredgecolor="black",
             linestyle="none",
-            label=label,
+            label=SEED_LABEL,
         )
     ]
 
@@ -252,6 +274,11 @@ STATES = {
 
 
 def gantt(result: Result, out: Path) -> Path:
+    """`gantt_figure`, written to `out` as PNG."""
+    return _save(gantt_figure(result), out)
+
+
+def gantt_figure(result: Result) -> Figure:
     """One bar per request: waiting until handled, then holding; its end marked by outcome."""
     reqs = result.requests
     end = max(result.summary.makespan, 1e-6)
@@ -260,7 +287,7 @@ def gantt(result: Result, out: Path) -> Path:
     threshold = result.params["freeze_threshold"]
     for a, b in result.loop_blocked:
         if b - a >= threshold:
-            ax.axvspan(a, b, color="0.85", zorder=0)
+            ax.axvspan(a, b, color="0.85", zorder=0, gid="loop frozen")
     for r in reqs:
         start = r.sent_at or 0.0
         stop = r.completed_at if r.completed_at is not None else end
@@ -281,6 +308,7 @@ def gantt(result: Result, out: Path) -> Path:
             markersize=8,
             color=STATES[outcome],
             markeredgewidth=2,
+            gid=outcome,
         )
     handles = [Patch(color=c, label=n) for n, c in STATES.items()]
     handles.append(Patch(color="0.85", label=f"loop frozen (blocked >= {threshold:g} s)"))
@@ -296,10 +324,15 @@ def gantt(result: Result, out: Path) -> Path:
         f"client {p['client']}",
         fontsize=9,
     )
-    return _save(fig, out)
+    return fig
 
 
 def first_freeze_vs_rate(base: Scenario, rates: list[float], seeds: int, out: Path) -> Path:
+    """`first_freeze_figure`, written to `out` as PNG."""
+    return _save(first_freeze_figure(base, rates, seeds), out)
+
+
+def first_freeze_figure(base: Scenario, rates: list[float], seeds: int) -> Figure:
     """Mean time to the first freeze against the arrival rate: the model (mean over seeds, from
     an empty pool) between the two queueing estimates of sim/queueing.py. A run with no freeze
     within its duration counts as its duration, so high points are lower bounds (open marks)."""
@@ -325,7 +358,7 @@ def first_freeze_vs_rate(base: Scenario, rates: list[float], seeds: int, out: Pa
     ax.plot(rates, mm, "-", color="tab:blue", label="M/M/c/c first passage (upper estimate)")
     ax.plot(rates, gap, "--", color="tab:green", label="1 / (rate x Erlang B) (lower bound)")
     for rate, value, cut in zip(rates, model, censored, strict=True):
-        ax.plot(rate, value, "o", color="tab:red", mfc="white" if cut else "tab:red")
+        ax.plot(rate, value, "o", color="tab:red", mfc="white" if cut else "tab:red", gid="model")
     ax.plot([], [], "o", color="tab:red", label=f"model, mean of {seeds} seeds")
     if any(censored):
         ax.plot(
@@ -340,4 +373,4 @@ def first_freeze_vs_rate(base: Scenario, rates: list[float], seeds: int, out: Pa
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    return _save(fig, out)
+    return fig

@@ -321,12 +321,8 @@ class Scenario:
 
     @classmethod
     def from_profile(cls, path: str | Path, **overrides: Any) -> Scenario:
-        """Defaults from a `validation calibrate` cost profile, then the given overrides."""
-        try:
-            costs = json.loads(Path(path).read_text())["costs"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ScenarioError(f"--profile {path}: not a calibration profile ({exc})") from exc
-        return cls.create(**{**costs, **overrides})
+        """A `validation calibrate` profile's fields (`profile_fields`), then the overrides."""
+        return cls.create(**{**profile_fields(path), **overrides})
 
     @property
     def profile(self) -> StackProfile:
@@ -351,11 +347,32 @@ class Scenario:
     def arrival_spec(self) -> Arrival:
         return parse_arrival(self.arrival)
 
+    def files_read(self) -> dict[str, str]:
+        """The files this scenario's run reads, by field: what it predicts moves with them."""
+        named = {name: path_in(getattr(self, name)) for name, path_in in FILE_FIELDS.items()}
+        return {name: path for name, path in named.items() if path is not None}
+
     def to_params(self) -> dict[str, Any]:
         return asdict(self)
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
+
+
+def profile_fields(path: str | Path) -> dict[str, Any]:
+    """The fields a `validation calibrate` profile sets: the stack it measured, the loop it ran
+    (`machine.loop`) and its costs, which were measured on that stack and loop."""
+    try:
+        data = json.loads(Path(path).read_text())
+        found = {"stack": data.get("stack"), "loop": data.get("machine", {}).get("loop")}
+        fields = {**{k: v for k, v in found.items() if v is not None}, **data["costs"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ScenarioError(f"--profile {path}: not a calibration profile ({exc})") from exc
+    try:
+        Scenario.create(**fields)
+    except ScenarioError as exc:
+        raise ScenarioError(f"--profile {path}: {exc}") from exc
+    return fields
 
 
 def parse_arrival(text: str) -> Arrival:
@@ -374,6 +391,16 @@ def parse_arrival(text: str) -> Arrival:
     if kind == "trace" and arg:
         return Arrival("trace", trace=load_trace(arg))
     raise ValueError(text)
+
+
+def trace_file(text: str) -> str | None:
+    """The file an `--arrival trace:FILE` replays, None for the other forms."""
+    kind, _, arg = str(text).partition(":")
+    return arg if kind == "trace" else None
+
+
+# The fields whose value can name a file the model reads, and how to find its path in the value.
+FILE_FIELDS: dict[str, Callable[[Any], str | None]] = {"arrival": trace_file}
 
 
 def load_trace(path: str) -> tuple[float, ...]:

@@ -15,7 +15,7 @@ import math
 import shlex
 from typing import Any
 
-from hypothesis import note
+from hypothesis import currently_in_test_context, note
 from hypothesis import strategies as st
 
 from sim.analytic import CALLBACKS_PER_REQUEST
@@ -140,8 +140,10 @@ def _flag_text(value: Any) -> str:
 
 
 def note_scenario(scenario: Scenario) -> None:
-    """Print the reproducing command line if the property fails on this example."""
-    note(f"reproduce: {command_line(scenario)}")
+    """Print the reproducing command line if the property fails on this example (a plain test
+    names its scenario in its own body, and hypothesis refuses notes outside its tests)."""
+    if currently_in_test_context():
+        note(f"reproduce: {command_line(scenario)}")
 
 
 def loop_cpu_per_request(scenario: Scenario) -> float:

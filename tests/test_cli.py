@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,29 @@ def test_same_seed_same_json_byte_for_byte_across_processes():
     runs = [subprocess.run(argv, capture_output=True, timeout=60, check=True) for _ in range(2)]
     assert runs[0].stdout == runs[1].stdout
     assert len(runs[0].stdout) > 100
+
+
+PROFILES = Path(__file__).parents[1] / "validation" / "profiles"
+
+
+def test_a_profile_runs_on_its_own_stack_loop_and_costs(capsys):
+    recorded = json.loads((PROFILES / "modern.json").read_text())
+    assert main(["run", *FAST, "--profile", str(PROFILES / "modern.json"), "--json"]) == 0
+    params = json.loads(capsys.readouterr().out)["params"]
+    assert (params["stack"], params["loop"]) == ("modern", recorded["machine"]["loop"])
+    assert {name: params[name] for name in recorded["costs"]} == recorded["costs"]
+
+
+def test_flags_override_a_profiles_stack_loop_and_costs(capsys):
+    argv = ["--profile", str(PROFILES / "modern.json"), "--stack", "era2020", "--loop", "uvloop"]
+    assert main(["run", *FAST, *argv, "--query-time", "0.01", "--json"]) == 0
+    params = json.loads(capsys.readouterr().out)["params"]
+    assert (params["stack"], params["loop"], params["query_time"]) == ("era2020", "uvloop", 0.01)
+
+
+def test_a_profile_with_a_bad_value_names_the_profile_and_the_flag(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stack": "modern", "costs": {"query_time": -1}}))
+    assert main(["run", "--profile", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: --profile {bad}: --query-time must")

@@ -3,6 +3,7 @@ sweep resumes without losing or duplicating a row, bad input is one line and exi
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -10,16 +11,18 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import tomllib
 
 from sim.cli import main
 from sim.errors import ScenarioError
 from sim.result import Summary
-from sim.scenario import Scenario
-from sim.sweep import DEFAULT_GRID, Grid, grid_from_toml, parse_axis, run_sweep
+from sim.scenario import COSTS, Scenario
+from sim.stacks import STACKS
+from sim.sweep import DEFAULT_GRID, Grid, SweepOutcome, grid_from_toml, keys, parse_axis, run_sweep
 from sim.sweep.executors import make_executor
+from sim.sweep.grid import tomllib
+from sim.sweep.keys import Settings, identity
 from sim.sweep.progress import Silent
-from sim.sweep.rows import HASH, scenario_hash, seeded
+from sim.sweep.rows import HASH, seeded
 from sim.sweep.store import read_results
 
 SMALL_TOML = """
@@ -36,7 +39,7 @@ SMALL = Grid.build(*tomllib.loads(SMALL_TOML).values())
 
 
 def _sweep(out: Path, workers: int = 1, dask: object = None, **kw: object) -> list[dict]:
-    run_sweep(SMALL, out, make_executor(workers, dask, False), progress=Silent, **kw)
+    run_sweep(SMALL, out, make_executor(workers, dask, Settings()), progress=Silent, **kw)
     return read_results(out / f"results.{kw.get('fmt', 'parquet')}").to_pylist()
 
 
@@ -96,9 +99,8 @@ def test_rows_carry_every_scenario_and_summary_field(tmp_path: Path) -> None:
     row = rows[0]
     for name in [*Scenario.__dataclass_fields__, *Summary.__dataclass_fields__, HASH]:
         assert name in row
-    assert row[HASH] == scenario_hash(
-        Scenario.create(**{k: row[k] for k in Scenario.__dataclass_fields__})
-    )
+    scenario = Scenario.create(**{k: row[k] for k in Scenario.__dataclass_fields__})
+    assert row[HASH] == identity(scenario.replace(seed=0), defaulted=COSTS)
 
 
 def test_results_identical_with_one_two_workers_and_dask(tmp_path: Path) -> None:
@@ -119,22 +121,22 @@ def test_csv_format_reads_back_with_the_same_rows(tmp_path: Path) -> None:
 
 def test_rerun_skips_finished_rows(tmp_path: Path) -> None:
     first = _sweep(tmp_path, batch_size=5)
-    outcome = run_sweep(SMALL, tmp_path, make_executor(1, None, False), progress=Silent)
+    outcome = run_sweep(SMALL, tmp_path, make_executor(1, None, Settings()), progress=Silent)
     assert outcome.computed == 0 and outcome.resumed == len(SMALL)
     assert read_results(outcome.results).to_pylist() == first
 
 
 def test_rows_of_another_grid_in_the_same_directory_are_left_out(tmp_path: Path) -> None:
     other = Grid.build({"pool_size": "1:4", "requests": "7:8"}, {"client": "external"})
-    run_sweep(other, tmp_path, make_executor(1, None, False), progress=Silent)
-    outcome = run_sweep(SMALL, tmp_path, make_executor(1, None, False), progress=Silent)
+    run_sweep(other, tmp_path, make_executor(1, None, Settings()), progress=Silent)
+    outcome = run_sweep(SMALL, tmp_path, make_executor(1, None, Settings()), progress=Silent)
     assert (outcome.rows, outcome.resumed) == (len(SMALL), 0)
     assert read_results(outcome.results).to_pylist() == _sweep(tmp_path / "fresh")
 
 
 def test_points_that_build_the_same_scenario_give_one_row(tmp_path: Path) -> None:
     grid = Grid.build({"requests": "1:3", "loop": "auto,uvloop"}, {"stack": "era2020"})
-    outcome = run_sweep(grid, tmp_path, make_executor(2, None, False), progress=Silent)
+    outcome = run_sweep(grid, tmp_path, make_executor(2, None, Settings()), progress=Silent)
     rows = read_results(outcome.results).to_pylist()
     assert outcome.rows == len(rows) == len({r[HASH] for r in rows}) == 3
 
@@ -145,6 +147,7 @@ from pathlib import Path
 import sim.sweep.store as store
 from sim.sweep import grid_from_toml, run_sweep
 from sim.sweep.executors import make_executor
+from sim.sweep.keys import Settings
 from sim.sweep.progress import Silent
 
 write, batches = store.Store.write_batch, []
@@ -154,8 +157,8 @@ def write_then_die(self, first, rows):
     if len(batches) == 3:
         os.kill(os.getpid(), signal.SIGKILL)
 store.Store.write_batch = write_then_die
-grid = grid_from_toml(sys.argv[2])
-run_sweep(grid, Path(sys.argv[1]), make_executor(1, None, False), batch_size=5, progress=Silent)
+grid, executor = grid_from_toml(sys.argv[2]), make_executor(1, None, Settings())
+run_sweep(grid, Path(sys.argv[1]), executor, batch_size=5, progress=Silent)
 """
 
 
@@ -167,7 +170,9 @@ def test_killed_sweep_resumes_without_losing_or_duplicating_rows(tmp_path: Path)
     parts = sorted((out / "parts").iterdir())
     assert len(parts) == 3 and not (out / "results.parquet").exists()
     assert all(pq.read_table(p).num_rows == 5 for p in parts)
-    outcome = run_sweep(SMALL, out, make_executor(1, None, False), batch_size=5, progress=Silent)
+    outcome = run_sweep(
+        SMALL, out, make_executor(1, None, Settings()), batch_size=5, progress=Silent
+    )
     assert (outcome.resumed, outcome.computed) == (15, len(SMALL) - 15)
     rows = read_results(outcome.results).to_pylist()
     assert rows == _sweep(tmp_path / "fresh")
@@ -217,10 +222,129 @@ def test_fast_rows_match_the_model_where_exact(tmp_path: Path) -> None:
 
 
 def _sweep_fast(out: Path) -> list[dict]:
-    run_sweep(SMALL, out, make_executor(1, None, True), progress=Silent)
+    run_sweep(SMALL, out, make_executor(1, None, Settings(fast=True)), progress=Silent)
     return read_results(out / "results.parquet").to_pylist()
 
 
 def test_no_workers_is_an_error() -> None:
     with pytest.raises(ScenarioError, match="--workers"):
-        make_executor(0, None, False)
+        make_executor(0, None, Settings())
+
+
+# Resume reuses a row only under the same key: the scenario and every input that shapes its row.
+
+EXACT = Grid.build(
+    {"pool_size": "1:3", "requests": "4,6"}, {"max_overflow": 0, "client": "external"}
+)
+
+
+def _run(grid: Grid, out: Path, fast: bool = False) -> tuple[SweepOutcome, list[dict]]:
+    outcome = run_sweep(grid, out, make_executor(1, None, Settings(fast=fast)), progress=Silent)
+    return outcome, read_results(outcome.results).to_pylist()
+
+
+def test_dropping_fast_recomputes_the_closed_form_rows_with_the_model(tmp_path: Path) -> None:
+    _, fast = _run(EXACT, tmp_path, fast=True)
+    assert {r["source"] for r in fast} == {"analytic"}
+    outcome, rows = _run(EXACT, tmp_path)
+    assert (outcome.computed, outcome.resumed) == (len(EXACT), 0)
+    assert outcome.recomputed == ((("--fast changed",), len(EXACT)),)
+    assert rows == _run(EXACT, tmp_path / "fresh")[1]
+    assert {r["source"] for r in rows} == {"model"} and None not in {r["makespan"] for r in rows}
+
+
+def test_an_edited_trace_file_recomputes_the_rows_that_replay_it(tmp_path: Path) -> None:
+    trace = tmp_path / "sends.json"
+    trace.write_text("[0, 0, 0]")
+    grid = Grid.build(
+        {"pool_size": "1"},
+        {"max_overflow": 0, "pool_timeout": 0.5, "client": "external", "arrival": f"trace:{trace}"},
+    )
+    _, before = _run(grid, tmp_path / "out")
+    trace.write_text("[0, 0, 0, 0, 0, 0]")
+    outcome, after = _run(grid, tmp_path / "out")
+    assert outcome.recomputed == ((("file read by --arrival changed",), 1),)
+    assert (before[0]["server_errors"], after[0]["server_errors"]) == (2, 5)
+    assert after == _run(grid, tmp_path / "fresh")[1]
+
+
+def test_recalibrated_costs_recompute_the_rows_left_to_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, before = _run(EXACT, tmp_path)
+    costs = STACKS["era2020"].costs
+    monkeypatch.setitem(costs, "query_time", costs["query_time"] * 2)
+    outcome, after = _run(EXACT, tmp_path)
+    assert outcome.recomputed == ((("calibrated costs changed",), len(EXACT)),)
+    assert {r["query_time"] for r in after} == {costs["query_time"]}
+    assert after == _run(EXACT, tmp_path / "fresh")[1] != before
+
+
+def test_costs_set_by_an_axis_are_the_scenario_not_an_input(tmp_path: Path) -> None:
+    _run(EXACT.override({"query_time": "0.001"}), tmp_path)
+    outcome, _ = _run(EXACT.override({"query_time": "0.002"}), tmp_path)
+    assert (outcome.computed, outcome.recomputed) == (len(EXACT), ())
+
+
+def test_another_model_version_recomputes_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(EXACT, tmp_path)
+    monkeypatch.setattr(keys, "model_version", lambda: "0.1.0+other-model")
+    outcome, _ = _run(EXACT, tmp_path)
+    assert outcome.recomputed == ((("model version changed",), len(EXACT)),)
+    assert outcome.tally == (
+        f"{len(EXACT)} rows ({len(EXACT)} computed, 0 resumed; "
+        f"{len(EXACT)} recomputed: model version changed ({len(EXACT)}))"
+    )
+
+
+def test_model_version_follows_the_model_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    today = keys.model_version()
+    stacks = tmp_path / "sim" / "stacks.py"
+    (tmp_path / "sim" / "model").mkdir(parents=True)
+    (tmp_path / "sim" / "sweep").mkdir()
+    for path in (Path(keys.__file__).parents[1] / "model").glob("*.py"):
+        (tmp_path / "sim" / "model" / path.name).write_bytes(path.read_bytes())
+    stacks.write_bytes((Path(keys.__file__).parents[1] / "stacks.py").read_bytes())
+    monkeypatch.setattr(keys, "__file__", str(tmp_path / "sim" / "sweep" / "keys.py"))
+    keys.model_version.cache_clear()
+    copied = keys.model_version()
+    stacks.write_text(stacks.read_text() + "\n# recalibrated\n")
+    keys.model_version.cache_clear()
+    edited = keys.model_version()
+    keys.model_version.cache_clear()
+    assert today == copied != edited and edited.startswith(today.split("+")[0] + "+")
+
+
+def test_rows_from_a_sweep_that_recorded_no_inputs_are_recomputed(tmp_path: Path) -> None:
+    _run(EXACT, tmp_path)
+    for part in (tmp_path / "parts").iterdir():
+        pq.write_table(pq.read_table(part).drop_columns(["inputs", "resume_key"]), part)
+    outcome, rows = _run(EXACT, tmp_path)
+    assert (outcome.computed, outcome.resumed) == (len(EXACT), 0)
+    assert rows == _run(EXACT, tmp_path / "fresh")[1]
+
+
+def test_sweep_takes_a_profiles_stack_and_costs_and_a_changed_profile_recomputes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = tmp_path / "profile.json"
+    recorded = {"stack": "modern", "machine": {"loop": "uvloop"}}
+    costs = {"query_time": 0.003, "connect_time": 0.002}
+    profile.write_text(json.dumps({**recorded, "costs": costs}))
+    argv = ["sweep", "--profile", str(profile), "--pool-size", "1,2", "--requests", "3"]
+    argv += ["--client", "external", "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"]
+    assert main(argv) == 0
+    rows = read_results(tmp_path / "o" / "results.parquet").to_pylist()
+    assert {(r["stack"], r["loop"], r["query_time"], r["connect_time"]) for r in rows} == {
+        ("modern", "uvloop", 0.003, 0.002)
+    }
+    assert rows[0]["request_cpu"] == STACKS["modern"].costs["request_cpu"]
+    capsys.readouterr()
+    profile.write_text(json.dumps({**recorded, "costs": {**costs, "query_time": 0.004}}))
+    assert main(argv) == 0
+    n = len(rows)
+    assert f"{n} recomputed: calibrated costs changed ({n}))" in capsys.readouterr().out

@@ -49,3 +49,24 @@ def first_new(keys: np.ndarray, seen: Digests) -> np.ndarray:
     _, first = np.unique(keys, return_index=True)
     keep[first] = True
     return keep & ~seen.contains(keys)
+
+
+class Latest:
+    """For each scenario digest, the inputs its last stored row was computed with.
+
+    Sorted digests with an aligned 4-byte code into the distinct inputs, which are few (one per
+    run's settings and file contents): about 12 bytes a row, so a resumed sweep stays flat too.
+    """
+
+    def __init__(self, scenarios: np.ndarray, codes: np.ndarray, inputs: list[str]) -> None:
+        """`scenarios` and `codes` in the order the rows were written: later rows win."""
+        last, first_from_end = np.unique(scenarios[::-1], return_index=True)
+        self.scenarios = last
+        self.codes = codes[len(scenarios) - 1 - first_from_end]
+        self.inputs = inputs
+
+    def lookup(self, keys: np.ndarray) -> list[str | None]:
+        """The stored inputs of each key's scenario, None where none is stored."""
+        at = np.minimum(np.searchsorted(self.scenarios, keys), max(len(self.scenarios) - 1, 0))
+        found = self.scenarios[at] == keys if len(self.scenarios) else np.zeros(len(keys), bool)
+        return [self.inputs[self.codes[a]] if f else None for a, f in zip(at, found, strict=True)]

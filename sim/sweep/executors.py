@@ -12,6 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
 from sim.errors import ScenarioError
+from sim.sweep.keys import Settings
 from sim.sweep.rows import run_row
 
 Params = dict[str, Any]
@@ -23,6 +24,8 @@ class Pending(Protocol):
 
 
 class Executor(Protocol):
+    settings: Settings  # what every row is computed under, and keyed on
+
     def submit(self, batch: list[Params]) -> Pending: ...
 
     def close(self) -> None: ...
@@ -41,19 +44,19 @@ class Done:
 class InProcess:
     """One worker: no process start-up, no pickling; a batch is computed when submitted."""
 
-    def __init__(self, fast: bool) -> None:
-        self.fn = functools.partial(run_row, fast=fast)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     def submit(self, batch: list[Params]) -> Pending:
-        return Done([self.fn(p) for p in batch])
+        return Done(run_chunk(batch, self.settings))
 
     def close(self) -> None:
         pass
 
 
-def run_chunk(chunk: list[Params], fast: bool) -> list[Row]:
+def run_chunk(chunk: list[Params], settings: Settings) -> list[Row]:
     """Worker entry point for several rows: one pickled task per chunk, not per scenario."""
-    return [run_row(p, fast) for p in chunk]
+    return [run_row(p, settings) for p in chunk]
 
 
 class Chunks:
@@ -70,15 +73,15 @@ class LocalProcesses:
     """concurrent.futures processes; chunks of several scenarios per task keep pickling cheap,
     and several chunks per worker let a fast worker take over a slow one's share."""
 
-    def __init__(self, workers: int, fast: bool) -> None:
+    def __init__(self, workers: int, settings: Settings) -> None:
         self.workers = workers
-        self.fast = fast
+        self.settings = settings
         self.pool = ProcessPoolExecutor(max_workers=workers)
 
     def submit(self, batch: list[Params]) -> Pending:
         size = max(1, len(batch) // (4 * self.workers))
         chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
-        return Chunks([self.pool.submit(run_chunk, chunk, self.fast) for chunk in chunks])
+        return Chunks([self.pool.submit(run_chunk, chunk, self.settings) for chunk in chunks])
 
     def map(self, batch: list[Params]) -> list[Row]:
         """One batch, waited for (the benchmarks time a cold pool's first rows with it)."""
@@ -102,14 +105,15 @@ class Gathered:
 class DaskCluster:
     """A Dask distributed scheduler at `address` (tcp://host:port), or a Client-like object."""
 
-    def __init__(self, address: Any, fast: bool) -> None:
+    def __init__(self, address: Any, settings: Settings) -> None:
         try:
             from distributed import Client
         except ImportError as exc:
             raise ScenarioError(
                 "--dask needs dask.distributed: pip install 'pool-starvation-sim[dask]'"
             ) from exc
-        self.fn = functools.partial(run_row, fast=fast)
+        self.settings = settings
+        self.fn = functools.partial(run_row, settings=settings)
         self.client = Client(address) if isinstance(address, str) else address
         self._owned = isinstance(address, str)
 
@@ -121,9 +125,9 @@ class DaskCluster:
             self.client.close()
 
 
-def make_executor(workers: int, dask: Any, fast: bool) -> Executor:
+def make_executor(workers: int, dask: Any, settings: Settings) -> Executor:
     if dask is not None:
-        return DaskCluster(dask, fast)
+        return DaskCluster(dask, settings)
     if workers < 1:
         raise ScenarioError(f"--workers must be an integer >= 1, got {workers}")
-    return InProcess(fast) if workers == 1 else LocalProcesses(workers, fast)
+    return InProcess(settings) if workers == 1 else LocalProcesses(workers, settings)

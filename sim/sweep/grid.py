@@ -9,13 +9,17 @@ same one-line error as `python -m sim run`.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published for 3.10 as tomli
+    import tomli as tomllib
 
 from sim.errors import ScenarioError
 from sim.scenario import SPECS, Scenario

@@ -72,8 +72,8 @@ def write_report(grid: Grid, outcome: SweepOutcome, out: Path, workers: str) -> 
     lines = [
         "# Sweep report",
         "",
-        f"{outcome.rows} scenarios ({outcome.computed} computed now, {outcome.resumed} kept from "
-        f"an earlier run) in {outcome.seconds:.1f} s on {workers}.",
+        f"{outcome.tally} in {outcome.seconds:.1f} s on {workers}; resumed rows are kept from an "
+        "earlier run with the same scenario, settings, files, costs and model version.",
         f"Results: [{outcome.results.name}]({outcome.results.name}), one row per scenario.",
         "",
         "## What was swept",

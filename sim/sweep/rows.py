@@ -1,14 +1,13 @@
-"""One sweep row per Scenario: every Scenario field, every Summary field and the scenario's hash.
+"""One sweep row per Scenario: every Scenario field, every Summary field and the row's key.
 
-The hash keys resume; the per-scenario seed comes from the root seed and the scenario itself, so a
-row never depends on which worker ran it or in what order.
+The key (`sim.sweep.keys`) decides resume; the per-scenario seed comes from the root seed and the
+scenario itself, so a row never depends on which worker ran it or in what order.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import types
 import typing
 from dataclasses import asdict, fields
@@ -18,24 +17,18 @@ import pyarrow as pa
 
 from sim.result import Summary
 from sim.scenario import Scenario
+from sim.sweep.keys import Settings, build, canonical
 
-HASH = "scenario_hash"
+HASH = "scenario_hash"  # the scenario's identity (keys.identity)
+INPUTS = "inputs"  # JSON of what else shaped the row (keys.inputs)
+KEY = "resume_key"  # sha256 of both: a stored row is reused only under the same key
 SOURCE = "source"  # "model" or "analytic": which one produced the summary (--fast)
-
-
-def canonical(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, separators=(",", ":"))
 
 
 def params_of(scenario: Scenario) -> dict[str, Any]:
     """Every field's value: `to_params` without `asdict`'s deep copy, which costs as much as
     validating the Scenario and buys nothing for fields that are all scalars."""
     return dict(vars(scenario))
-
-
-def scenario_hash(scenario: Scenario) -> str:
-    """sha256 of the canonical JSON of every Scenario field: stable across runs and machines."""
-    return hashlib.sha256(canonical(params_of(scenario)).encode()).hexdigest()
 
 
 def seeded(scenario: Scenario) -> Scenario:
@@ -51,18 +44,20 @@ def seeded(scenario: Scenario) -> Scenario:
     return final
 
 
-def run_row(point: dict[str, Any], fast: bool = False) -> dict[str, Any]:
+def run_row(point: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Worker entry point (picklable, top level): one grid point's row.
 
-    The point is built and seeded here, in the worker, so the parent's share of the sweep is
-    only walking the grid. With `fast`, the closed form fills the row where it is exact; summary
-    fields it makes no claim about (makespan, latencies) are left empty rather than guessed.
+    The point is built, keyed and seeded here, in the worker, so the parent's share of a fresh
+    sweep is only walking the grid. With `settings.fast`, the closed form fills the row where it
+    is exact; summary fields it makes no claim about (makespan, latencies) are left empty rather
+    than guessed.
     """
     from sim.analytic import predict
     from sim.model import simulate
 
-    scenario = seeded(Scenario.create(**point))
-    prediction = predict(scenario) if fast else None
+    built, key = build(point, settings)
+    scenario = seeded(built)
+    prediction = predict(scenario) if settings.fast else None
     if prediction is None:
         summary = asdict(simulate(scenario).summary)
         source = "model"
@@ -72,7 +67,8 @@ def run_row(point: dict[str, Any], fast: bool = False) -> dict[str, Any]:
         summary = {f.name: claimed.get(f.name) for f in fields(Summary)}
         source = "analytic"
     params = params_of(scenario)
-    return {**params, **summary, HASH: scenario_hash(scenario), SOURCE: source}
+    keys = {HASH: key.identity, INPUTS: key.inputs, KEY: key.resume}
+    return {**params, **summary, **keys, SOURCE: source}
 
 
 def _arrow_type(hint: Any) -> pa.DataType:
@@ -88,4 +84,5 @@ def schema() -> pa.Schema:
     for cls in (Scenario, Summary):
         hints = typing.get_type_hints(cls)
         columns += [pa.field(f.name, _arrow_type(hints[f.name])) for f in fields(cls)]
-    return pa.schema(columns + [pa.field(HASH, pa.string()), pa.field(SOURCE, pa.string())])
+    keys = [pa.field(name, pa.string()) for name in (HASH, INPUTS, KEY, SOURCE)]
+    return pa.schema(columns + keys)

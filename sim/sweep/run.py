@@ -1,27 +1,28 @@
-"""Run a grid: skip scenarios already on disk, compute the rest in batches, assemble the table.
+"""Run a grid: skip rows already on disk under the same key, compute the rest in batches,
+assemble the table.
 
 The parent walks the grid once, lazily, and keeps no per-scenario state for a fresh sweep; a
-resumed one also holds the 8-byte digests of the rows found on disk. Workers build, seed and
-hash each scenario themselves, so the parent's serial share stays small next to theirs.
+resumed one also holds the digests of the rows found on disk (`store.Earlier`). Workers build,
+key and seed each scenario themselves, so the parent's serial share stays small next to theirs.
+A scenario on disk under other inputs is recomputed, and the outcome says which inputs moved.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.scenario import Scenario
 from sim.sweep.digests import Digests, digests
 from sim.sweep.executors import Executor, Pending
 from sim.sweep.grid import Grid
+from sim.sweep.keys import Settings, build, changes
 from sim.sweep.progress import Progress
-from sim.sweep.rows import scenario_hash, seeded
-from sim.sweep.store import Store
+from sim.sweep.store import Earlier, Store
 
 Batch = list[tuple[int, dict[str, Any]]]  # (grid index, point)
 
@@ -37,6 +38,17 @@ class SweepOutcome:
     computed: int
     resumed: int
     seconds: float
+    recomputed: tuple[tuple[tuple[str, ...], int], ...] = ()  # (what changed, rows), most first
+
+    @property
+    def tally(self) -> str:
+        """The rows and where they came from, for the summary line and the report."""
+        text = f"{self.rows} rows ({self.computed} computed, {self.resumed} resumed"
+        if self.recomputed:
+            stale = sum(rows for _, rows in self.recomputed)
+            why = ", ".join(f"{' and '.join(what)} ({rows})" for what, rows in self.recomputed)
+            text += f"; {stale} recomputed: {why}"
+        return text + ")"
 
 
 def _batches(grid: Grid, size: int) -> Iterator[Batch]:
@@ -45,21 +57,31 @@ def _batches(grid: Grid, size: int) -> Iterator[Batch]:
         yield batch
 
 
-def _keys(batch: Batch) -> Any:
-    """The digest of each point's seeded scenario: what an earlier run stored it under."""
-    return digests(scenario_hash(seeded(Scenario.create(**point))) for _, point in batch)
-
-
-def _pending(grid: Grid, size: int, done: Digests, kept: Digests, bar: Progress) -> Iterator[Batch]:
-    """The grid's batches less the points an earlier run finished, which go into `kept`."""
+def _pending(
+    grid: Grid,
+    size: int,
+    settings: Settings,
+    earlier: Earlier,
+    kept: Digests,
+    stale: Counter[tuple[str, ...]],
+    bar: Progress,
+) -> Iterator[Batch]:
+    """The grid's batches less the rows an earlier run left under the same key, which go into
+    `kept`; a scenario stored under other inputs is computed again and counted in `stale`."""
     for batch in _batches(grid, size):
-        if not len(done):
+        if not len(earlier.keys):
             yield batch
             continue
-        keys = _keys(batch)
-        found = done.contains(keys)
-        kept.add(keys[found])
+        keys = [build(point, settings)[1] for _, point in batch]
+        resume = digests(key.resume for key in keys)
+        found = earlier.keys.contains(resume)
+        kept.add(resume[found])
         bar.skip(int(found.sum()))
+        missed = [key for key, hit in zip(keys, found, strict=True) if not hit]
+        stored = earlier.latest.lookup(digests(key.identity for key in missed))
+        stale.update(
+            changes(old, key.inputs) for key, old in zip(missed, stored, strict=True) if old
+        )
         todo = [entry for entry, hit in zip(batch, found, strict=True) if not hit]
         if todo:
             yield todo
@@ -92,10 +114,11 @@ def run_sweep(
 ) -> SweepOutcome:
     start = time.monotonic()
     store = Store(out)
-    done, kept = store.done(), Digests()
+    earlier, kept, stale = store.done(), Digests(), Counter[tuple[str, ...]]()
     bar = progress(len(grid))
     try:
-        _compute(executor, _pending(grid, batch_size, done, kept, bar), store, bar)
+        batches = _pending(grid, batch_size, executor.settings, earlier, kept, stale, bar)
+        _compute(executor, batches, store, bar)
     finally:
         executor.close()
         bar.close()
@@ -106,4 +129,5 @@ def run_sweep(
         computed=rows - len(kept),
         resumed=len(kept),
         seconds=time.monotonic() - start,
+        recomputed=tuple(stale.most_common()),
     )

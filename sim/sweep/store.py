@@ -9,21 +9,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from sim.sweep.digests import Digests, digests, first_new
-from sim.sweep.rows import HASH, schema
+from sim.sweep.digests import Digests, Latest, digests, first_new
+from sim.sweep.rows import HASH, INPUTS, KEY, schema
 
 # Rows per row group of results.parquet: a writer holds every group's metadata until it closes,
 # so one group per 256-row part grew with the sweep; much larger groups cost their own buffers.
 ROW_GROUP = 2048
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What earlier runs left: the resume keys of their rows (a row is reused under its own key
+    only) and the inputs each scenario was last computed with (to say why it is recomputed)."""
+
+    keys: Digests
+    latest: Latest
 
 
 class Store:
@@ -41,10 +52,21 @@ class Store:
     def part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet"))
 
-    def done(self) -> Digests:
-        """The scenarios finished by earlier runs, whatever grid they belonged to."""
-        keys = [_part_digests(path) for path in sorted(self.earlier)]
-        return Digests(np.concatenate(keys)) if keys else Digests()
+    def done(self) -> Earlier:
+        """The rows finished by earlier runs, whatever grid they belonged to."""
+        keys, scenarios, codes = [], [], []
+        inputs: dict[str, int] = {}
+        for path in sorted(self.earlier):
+            table = _keyed(pq.read_table(path, columns=[HASH, INPUTS, KEY], schema=schema()))
+            keys.append(digests(table.column(KEY).to_pylist()))
+            scenarios.append(digests(table.column(HASH).to_pylist()))
+            encoded = table.column(INPUTS).combine_chunks().dictionary_encode()
+            distinct = [inputs.setdefault(v, len(inputs)) for v in encoded.dictionary.to_pylist()]
+            codes.append(np.array(distinct, dtype=np.uint32)[encoded.indices.to_numpy()])
+        if not keys:
+            return Earlier(Digests(), Latest(digests([]), np.empty(0, np.uint32), []))
+        latest = Latest(np.concatenate(scenarios), np.concatenate(codes), list(inputs))
+        return Earlier(Digests(np.concatenate(keys)), latest)
 
     def write_batch(self, first_index: int, rows: list[dict[str, Any]]) -> None:
         table = pa.Table.from_pylist(rows, schema=schema())
@@ -54,15 +76,17 @@ class Store:
 
     def batches(self, kept: Digests) -> Iterator[pa.Table]:
         """Each part's rows that belong to this grid, each scenario once, in part order: every
-        row this run wrote, and the rows of earlier parts whose scenario is in `kept`."""
+        row this run wrote, and the rows of earlier parts whose resume key is in `kept`."""
         seen = Digests()
         for path in self.part_files():
             table = pq.read_table(path, schema=schema())
-            keys = digests(table.column(HASH).to_pylist())
-            keep = first_new(keys, seen)
             if path in self.earlier:
-                keep &= kept.contains(keys)
-            seen.add(keys[keep])
+                table = _keyed(table)
+            scenarios = digests(table.column(HASH).to_pylist())
+            keep = first_new(scenarios, seen)
+            if path in self.earlier:
+                keep &= kept.contains(digests(table.column(KEY).to_pylist()))
+            seen.add(scenarios[keep])
             if keep.any():
                 yield table.filter(pa.array(keep))
 
@@ -88,8 +112,10 @@ class _Counted:
             yield table
 
 
-def _part_digests(path: Path) -> np.ndarray:
-    return digests(pq.read_table(path, columns=[HASH]).column(HASH).to_pylist())
+def _keyed(table: pa.Table) -> pa.Table:
+    """The rows that carry a resume key: a part written before rows recorded their inputs
+    cannot say what it was computed with, so none of its rows is reused."""
+    return table.filter(pc.is_valid(table.column(KEY)))
 
 
 def _write_all(path: Path, tables: Iterable[pa.Table], fmt: str) -> None:
