@@ -238,9 +238,7 @@ class EventLoop:
         if self._wakeup is not None and not self._wakeup.triggered:
             self._wakeup.succeed()
 
-    def blocked_intervals(
-        self, minimum: float, ongoing: bool = False
-    ) -> list[tuple[float, float]]:
+    def blocked_intervals(self, minimum: float, ongoing: bool = False) -> list[tuple[float, float]]:
         """Iterations that held the thread longer than `minimum`; back-to-back ones merged.
 
         A probe pinging the loop sees two long iterations with no select between them as one
