@@ -55,6 +55,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the Result as JSON")
     run.add_argument("--rows", type=int, default=40, help="timeline rows to print")
     run.add_argument("--plot", default=None, metavar="FILE", help="draw the Gantt timeline (PNG)")
+    run.add_argument(
+        "--replications",
+        default="1",
+        metavar="K",
+        help="independent runs, seeds derived from --seed (an integer from 1 to 100000); "
+        "K > 1 adds the odds of a freeze and of a collapse, with 95%% intervals",
+    )
+    risk = commands.add_parser(
+        "risk", help="mean time to the first freeze under steady traffic, seconds to years"
+    )
+    risk.add_argument("--rate", required=True, help="Poisson requests per second (> 0)")
+    risk.add_argument(
+        "--method",
+        default="auto",
+        help="auto, replications (run until the first freeze, K times) or splitting "
+        "(multilevel splitting, for rare freezes); auto picks by a pilot run",
+    )
+    risk.add_argument("--budget", default="30", help="CPU seconds to spend at most (> 0)")
+    risk.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    add_scenario_flags(risk)
     advise = commands.add_parser(
         "advise", help="smallest pool for steady traffic, or the fix when none is enough"
     )
@@ -107,11 +127,29 @@ def add_plot_parser(commands: argparse._SubParsersAction) -> None:
     plot.add_argument("--out", default=None, metavar="FILE", help="PNG (default: next to input)")
 
 
+def _progress(total: int | None, desc: str):
+    """One line on stderr while a long job runs (none when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, leave=False)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from sim.model import simulate
+    from sim.risk.replications import replicate
+    from sim.risk.text import risk_text
     from sim.timeline import summary_text, timeline_text
 
-    result = simulate(scenario_from_args(args))
+    replications = _bounded_int(args.replications, "--replications", 1, 100_000)
+    scenario = scenario_from_args(args)
+    if replications == 1:
+        result = simulate(scenario)
+    else:
+        with _progress(replications, "replications") as bar:
+            result, risk = replicate(scenario, replications, simulate, lambda: bar.update(1))
+        result = replace(result, risk=risk.to_dict())
     if args.plot:
         from sim.plots import gantt
 
@@ -120,8 +158,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(result.to_json())
     else:
         print(summary_text(result))
+        if result.risk is not None:
+            print(risk_text(result.risk, scenario.duration))
         print()
         print(timeline_text(result, max_rows=args.rows))
+    return 0
+
+
+def _bounded_int(text: str, flag: str, low: int, high: int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise UsageError(f"{flag} must be an integer from {low} to {high}, got {text!r}")
+    return value
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    import json
+
+    from sim.risk.mttf import METHODS, estimate
+    from sim.risk.text import mttf_text
+
+    rate = _positive(args, "rate", "--rate")
+    budget = _positive(args, "budget", "--budget")
+    if args.method not in METHODS:
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, got {args.method!r}")
+    if args.arrival is not None:
+        raise UsageError("--arrival is not taken by `risk`: its traffic is Poisson at --rate")
+    if args.client == "in-process":
+        raise UsageError("--client must be external for `risk` (steady traffic from outside)")
+    scenario = scenario_from_args(args)
+    with _progress(None, "risk") as bar:
+        found = estimate(scenario, rate, args.method, budget, bar.set_postfix_str)
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=1))
+    else:
+        print(mttf_text(found, rate))
     return 0
 
 
@@ -198,7 +272,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "advise": cmd_advise, "sweep": cmd_sweep, "plot": cmd_plot}
+COMMANDS = {
+    "run": cmd_run,
+    "risk": cmd_risk,
+    "advise": cmd_advise,
+    "sweep": cmd_sweep,
+    "plot": cmd_plot,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

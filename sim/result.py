@@ -54,14 +54,19 @@ class Result:
     requests: tuple[RequestRecord, ...]
     loop_blocked: tuple[tuple[float, float], ...]
     summary: Summary
+    # With replications (sim/risk/replications.py): the odds over all runs, this one included.
+    risk: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "params": dict(self.params),
             "requests": [asdict(r) for r in self.requests],
             "loop_blocked": [list(b) for b in self.loop_blocked],
             "summary": asdict(self.summary),
         }
+        if self.risk is not None:
+            data["risk"] = dict(self.risk)
+        return data
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
@@ -73,6 +78,7 @@ class Result:
             requests=tuple(RequestRecord(**r) for r in data["requests"]),
             loop_blocked=tuple((float(a), float(b)) for a, b in data["loop_blocked"]),
             summary=Summary(**data["summary"]),
+            risk=data.get("risk"),
         )
 
     @classmethod

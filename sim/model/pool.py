@@ -60,8 +60,9 @@ class QueuePool:
         self.max_checkedout = 0
         self.max_idle = 0
         # Watchers for the risk estimators (sim/risk): the checked-out count after each
-        # checkout, and a checkout that starts to wait on the queue.
+        # checkout and each checkin, and a checkout that starts to wait on the queue.
         self.on_checkout: Callable[[int], None] | None = None
+        self.on_checkin: Callable[[int], None] | None = None
         self.on_wait: Callable[[], None] | None = None
 
     def warm(self, idle: int) -> None:
@@ -109,9 +110,11 @@ class QueuePool:
     def checkin(self, conn: Connection) -> None:
         """QueuePool._do_return_conn: hand to the oldest waiter, keep, or close as overflow."""
         self.checkedout -= 1
+        if self.on_checkin is not None:
+            self.on_checkin(self.checkedout)
         if self._waiters:
             waiter = self._waiters.popleft()
-            self.checkedout += 1
+            self._checked_out()
             if isinstance(waiter, Future):
                 waiter.set_result(conn)
             else:

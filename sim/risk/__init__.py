@@ -1,0 +1,1 @@
+"""Freeze risk as odds: replications with intervals, and the mean time to the first freeze."""

@@ -1,0 +1,98 @@
+"""K independent runs of one Scenario: the odds of a freeze, of a collapse, and when.
+
+Replication 0 runs at the user's `--seed` (so it is the run a plain `sim run` prints); replication
+k > 0 at a seed derived from it and k. What the seed moves is whatever the model draws: Poisson
+send times, the 2020 client's scrambled start order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sim.result import Result, Summary
+from sim.risk.intervals import mean_interval, wilson
+from sim.scenario import Scenario
+
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def replication_seed(seed: int, k: int) -> int:
+    """Seed of replication k: the root itself for k = 0, else 63 bits of sha256(root, k)."""
+    if k == 0:
+        return seed
+    digest = hashlib.sha256(f"replication:{seed}:{k}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@dataclass(frozen=True)
+class Risk:
+    replications: int
+    p_freeze: float
+    p_freeze_ci: tuple[float, float]
+    p_collapse: float
+    p_collapse_ci: tuple[float, float]
+    # First-freeze time quantiles over all runs, a run that never froze counting as later than
+    # any: None where the quantile falls on such a run ("not within the run").
+    first_freeze_quantiles: dict[str, float | None]
+    frozen_fraction: float
+    frozen_fraction_ci: tuple[float, float]
+    error_rate: float
+    error_rate_ci: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Risk:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def risk_of(summaries: Sequence[Summary]) -> Risk:
+    k = len(summaries)
+    froze = [s.first_freeze_at for s in summaries if s.first_freeze_at is not None]
+    collapsed = sum(1 for s in summaries if s.recovered is False)
+    ordered = sorted(froze) + [math.inf] * (k - len(froze))
+    quantiles = {}
+    for q in QUANTILES:
+        value = ordered[max(1, math.ceil(q * k)) - 1]
+        quantiles[f"{q:g}"] = None if math.isinf(value) else value
+    frozen, frozen_ci = mean_interval([s.frozen_fraction for s in summaries])
+    errors, errors_ci = mean_interval([s.error_rate for s in summaries])
+    return Risk(
+        replications=k,
+        p_freeze=round(len(froze) / k, 6),
+        p_freeze_ci=_rounded(wilson(len(froze), k)),
+        p_collapse=round(collapsed / k, 6),
+        p_collapse_ci=_rounded(wilson(collapsed, k)),
+        first_freeze_quantiles=quantiles,
+        frozen_fraction=round(frozen, 6),
+        frozen_fraction_ci=_rounded((max(0.0, frozen_ci[0]), min(1.0, frozen_ci[1]))),
+        error_rate=round(errors, 6),
+        error_rate_ci=_rounded((max(0.0, errors_ci[0]), min(1.0, errors_ci[1]))),
+    )
+
+
+def _rounded(pair: tuple[float, float]) -> tuple[float, float]:
+    return (round(pair[0], 6), round(pair[1], 6))
+
+
+def replicate(
+    scenario: Scenario,
+    replications: int,
+    simulate: Callable[[Scenario], Result],
+    advance: Callable[[], None] = lambda: None,
+) -> tuple[Result, Risk]:
+    """The run at the scenario's own seed, and the risk over all `replications` runs."""
+    first = simulate(scenario)
+    summaries = [first.summary]
+    advance()
+    for k in range(1, replications):
+        summaries.append(
+            simulate(scenario.replace(seed=replication_seed(scenario.seed, k))).summary
+        )
+        advance()
+    return first, risk_of(summaries)

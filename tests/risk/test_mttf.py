@@ -1,0 +1,54 @@
+"""The two MTTF estimators against each other, and against the plain regenerative ratio."""
+
+import math
+
+import pytest
+
+from sim.risk.mttf import Potential, estimate, replications, splitting
+from sim.scenario import Scenario
+
+SMALL = Scenario.create(
+    stack="modern", client="external", pool_timeout=1.0, pool_size=2, max_overflow=1
+)
+
+
+@pytest.mark.parametrize("rate", [10.0, 15.0])
+def test_replications_and_splitting_agree_where_both_are_feasible(rate):
+    direct = replications(SMALL, rate, runs=100)
+    split = splitting(SMALL, rate, min_batches=4)
+    # Each interval holds the other's estimate within a factor 1.5 of its bounds.
+    assert direct.mttf_ci[0] / 1.5 <= split.mttf_s <= direct.mttf_ci[1] * 1.5
+    assert split.mttf_ci[0] / 1.5 <= direct.mttf_s <= split.mttf_ci[1] * 1.5
+    assert direct.method == "replications" and split.method.startswith("splitting")
+
+
+def test_more_traffic_freezes_sooner():
+    assert splitting(SMALL, 15.0).mttf_s < splitting(SMALL, 6.0).mttf_s
+
+
+def test_an_endpoint_that_never_blocks_the_loop_never_freezes():
+    for endpoint in ("sync", "async-session"):
+        found = splitting(SMALL.replace(endpoint=endpoint), 10.0)
+        assert math.isinf(found.mttf_s) and found.p_within["86400"] == 0.0 and found.notes
+
+
+def test_auto_watches_frequent_freezes_directly():
+    assert estimate(SMALL, 15.0).method == "replications"
+
+
+def test_auto_splits_when_freezes_are_rare():
+    assert estimate(SMALL, 1.0, budget=5).method.startswith("splitting")
+
+
+def test_potential_levels_climb_to_a_full_pool_of_fresh_holds():
+    potential = Potential(rate=20.0, hold=0.1, capacity=15)
+    levels = potential.levels()
+    assert levels == sorted(levels)
+    assert levels[-1] == pytest.approx(potential(0.0, [0.0] * 15))
+    # a pool of 14 about to be returned is worth less than 14 fresh holds
+    assert potential(0.099, [0.0] * 14) < potential(0.0, [0.0] * 14)
+
+
+def test_p_within_follows_the_mttf():
+    found = replications(SMALL, 15.0, runs=30)
+    assert found.p_within["60"] == pytest.approx(1 - math.exp(-60 / found.mttf_s), abs=1e-6)
