@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -43,6 +42,9 @@ SPLITTING = "splitting (multilevel, fixed success, on connections checked out; r
 LEVEL_STEP = 5.0  # each stage about 1 in 5: a good split (L'Ecuyer et al. 2009 suggest ~e^-1.6)
 HITS = 48  # successes per stage and batch: fewer leave too few ancestors to branch from
 CYCLES = 400  # plain cycles for E[min(tau, T)]
+# Work budget in simulated requests: ~30 s of CPU on this machine's model at 2026-12.
+BUDGET = 300_000
+PILOT = 20
 # Interval width the adaptive estimators stop at: within a factor 2 of the estimate each way.
 FACTOR = 2.0
 
@@ -56,7 +58,8 @@ class MTTF:
     method: str
     replications: int  # episodes run (cycles and branches for splitting)
     simulated_s: float
-    cpu_s: float
+    requests: int  # requests simulated, the budget's unit
+    freezes: int  # freezes seen (replications), or branches that froze (splitting)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,7 +87,23 @@ def _within(mttf: float, ci: tuple[float, float]) -> tuple[dict, dict]:
     return p_within, p_ci
 
 
-def _finish(mean, ci, method, runs, simulated, started, notes=()) -> MTTF:
+class Spend:
+    """The work budget, in simulated requests: unlike CPU seconds it stops every run at the
+    same point on any machine, so the same seed gives the same estimate."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.requests = 0
+
+    def add(self, requests: int) -> None:
+        self.requests += requests
+
+    @property
+    def exhausted(self) -> bool:
+        return self.requests >= self.limit
+
+
+def _finish(mean, ci, method, runs, simulated, spend: Spend, freezes: int, notes=()) -> MTTF:
     p_within, p_ci = _within(mean, ci)
     return MTTF(
         mttf_s=mean,
@@ -94,7 +113,8 @@ def _finish(mean, ci, method, runs, simulated, started, notes=()) -> MTTF:
         method=method,
         replications=runs,
         simulated_s=round(simulated, 3),
-        cpu_s=round(time.process_time() - started, 3),
+        requests=spend.requests,
+        freezes=freezes,
         notes=tuple(notes),
     )
 
@@ -108,40 +128,37 @@ def replications(
     rate: float,
     runs: int = 100,
     horizon: float = 3600.0,
-    budget: float = 30.0,
+    budget: int = BUDGET,
     report: Report = _quiet,
 ) -> MTTF:
-    """K episodes until the first freeze or `horizon` s; stops early at the CPU `budget`."""
-    started = time.process_time()
+    """K episodes until the first freeze or `horizon` s; fewer once `budget` requests ran."""
+    spend = Spend(budget)
     scenario = _steady(scenario, rate)
     ends: list[float] = []
     freezes: list[float] = []
     for k in range(runs):
         rng = random.Random(f"replications:{scenario.seed}:{k}")
         episode = run_episode(scenario, poisson(rate, 0.0, rng), horizon=horizon)
+        spend.add(len(episode.sent))
         if episode.freeze_at is not None:
             freezes.append(episode.freeze_at)
-            ends.append(episode.freeze_at)
-        else:
-            ends.append(episode.end)
+        ends.append(episode.freeze_at if episode.freeze_at is not None else episode.end)
         report(f"replications {k + 1}/{runs}: {len(freezes)} froze")
-        if time.process_time() - started > budget and k >= 1:
+        if spend.exhausted and k >= 1:
             break
-    if len(freezes) == len(ends):
+    if len(freezes) == len(ends):  # every run froze: the plain mean of complete observations
         mean, (lo, hi) = mean_interval(freezes)
-        ci = (max(lo, min(freezes) / 2 if len(freezes) > 1 else 0.0), hi)
-        if len(freezes) < 2:
-            ci = (0.0, math.inf)
+        ci = (max(lo, 0.0), hi) if len(freezes) > 1 else (0.0, math.inf)
     else:
         mean, ci = exponential_mean(math.fsum(ends), len(freezes))
-    return _finish(mean, ci, "replications", len(ends), math.fsum(ends), started)
+    return _finish(mean, ci, "replications", len(ends), math.fsum(ends), spend, len(freezes))
 
 
 Entrance = tuple[tuple[float, ...], float]  # the sends that lead to a state, and its moment
 
 
 class _OutOfBudget(Exception):
-    """The CPU budget ran out inside a batch: the batch is dropped, its partial odds kept."""
+    """The budget ran out inside a batch: the batch is dropped, its partial odds kept."""
 
     def __init__(self, bound: float) -> None:
         self.bound = bound  # an upper bound on P(T < tau) from the stages run so far
@@ -187,7 +204,7 @@ class _Batch:
     rate: float
     potential: Potential
     rng: random.Random
-    deadline: float
+    spend: Spend
     runs: int = 0
     simulated: float = 0.0
     saturated: int = 0
@@ -202,7 +219,7 @@ class _Batch:
         hits: list[Entrance] = []
         trials = 0
         while len(hits) < HITS:
-            if time.process_time() > self.deadline:
+            if self.spend.exhausted:
                 raise _OutOfBudget(bound * wilson(len(hits), trials)[1])
             prefix, at = self.rng.choice(states)
             times = replay(prefix, self.rate, at, self.rng)
@@ -216,6 +233,7 @@ class _Batch:
             )
             trials += 1
             self.runs += 1
+            self.spend.add(len(episode.sent))
             self.simulated += episode.end - at
             wanted = "freeze" if target is None else "level"
             if episode.reason == wanted:
@@ -253,13 +271,13 @@ def _cycles(
 def splitting(
     scenario: Scenario,
     rate: float,
-    min_batches: int = 2,
+    min_batches: int = 4,
     max_batches: int = 200,
-    budget: float = 30.0,
+    budget: int = BUDGET,
     report: Report = _quiet,
 ) -> MTTF:
     """Batches of fixed-success splitting until the interval is within FACTOR, or the budget."""
-    started = time.process_time()
+    spend = Spend(budget)
     scenario = _steady(scenario, rate)
     capacity = scenario.capacity
     if math.isinf(capacity) or scenario.endpoint != "async-sync-session":
@@ -268,7 +286,7 @@ def splitting(
             if math.isinf(capacity)
             else f"endpoint {scenario.endpoint}: a checkout never waits on the loop thread"
         )
-        return _finish(math.inf, (math.inf, math.inf), SPLITTING, 0, 0.0, started, [reason])
+        return _finish(math.inf, (math.inf, math.inf), SPLITTING, 0, 0.0, spend, 0, [reason])
     cycles, holds = _cycles(scenario, rate, CYCLES, random.Random(f"cycles:{scenario.seed}"))
     # The hold as the model runs it (awaited work, query, response, the teardown's thread hop).
     potential = Potential(rate, statistics.median(holds), int(capacity))
@@ -278,14 +296,14 @@ def splitting(
     mean, ci = math.inf, (0.0, math.inf)
     for b in range(max_batches):
         rng = random.Random(f"splitting:{scenario.seed}:{b}")
-        batch = _Batch(scenario, rate, potential, rng, started + budget)
+        batch = _Batch(scenario, rate, potential, rng, spend)
         try:
             estimates.append(batch.run())
         except _OutOfBudget as out:
             if not estimates:
                 m = mean_interval(cycles)[0]
                 mean, ci = math.inf, (m / out.bound if out.bound > 0 else math.inf, math.inf)
-                notes.append("the CPU budget ran out inside the first batch: a lower bound only")
+                notes.append("the budget ran out inside the first batch: a lower bound only")
             break
         finally:
             runs, simulated = runs + batch.runs, simulated + batch.simulated
@@ -296,7 +314,7 @@ def splitting(
             break
     if saturated:
         notes.append(f"{saturated} branches froze before the pool was full (loop saturation)")
-    return _finish(mean, ci, SPLITTING, runs, simulated, started, notes)
+    return _finish(mean, ci, SPLITTING, runs, simulated, spend, HITS * len(estimates), notes)
 
 
 def _ratio(
@@ -327,17 +345,16 @@ def estimate(
     scenario: Scenario,
     rate: float,
     method: str = "auto",
-    budget: float = 30.0,
+    budget: int = BUDGET,
     report: Report = _quiet,
 ) -> MTTF:
-    """`auto`: a pilot of 20 replications of ~2000 requests each; replications if at least
-    10 froze (freezes are frequent enough to watch), splitting otherwise."""
+    """`auto`: a pilot of PILOT replications of ~2000 requests each (outside the budget);
+    replications if half of them froze (freezes frequent enough to watch), else splitting."""
     if method == "replications":
         return replications(scenario, rate, budget=budget, report=report)
     if method == "splitting":
         return splitting(scenario, rate, budget=budget, report=report)
-    pilot = replications(scenario, rate, runs=20, horizon=2000 / rate, budget=budget, report=report)
-    froze = 0 if math.isinf(pilot.mttf_s) else round(pilot.simulated_s / pilot.mttf_s)
-    if froze >= 10 or scenario.endpoint != "async-sync-session":
+    pilot = replications(scenario, rate, runs=PILOT, horizon=2000 / rate, report=report)
+    if pilot.freezes >= PILOT // 2 or scenario.endpoint != "async-sync-session":
         return replications(scenario, rate, budget=budget, report=report)
     return splitting(scenario, rate, budget=budget, report=report)

@@ -63,7 +63,7 @@ def mttf_text(estimate: MTTF, rate: float) -> str:
         )
     lines.append(
         f"method: {estimate.method}; {estimate.replications} episodes, "
-        f"{duration(estimate.simulated_s)} simulated, {estimate.cpu_s:.1f} s CPU"
+        f"{estimate.requests} requests over {duration(estimate.simulated_s)} simulated"
     )
     lines += [f"note: {note}" for note in estimate.notes]
     return "\n".join(lines)
