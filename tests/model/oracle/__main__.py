@@ -44,9 +44,8 @@ def hand_worked() -> Iterator[tuple[str, Scenario]]:
     """Run the hand-worked tests with `run_model` wrapped, recording what each one simulates."""
     import pytest
 
-    wiring = importlib.import_module(
-        "sim.model.simulate"
-    )  # the package exports a same-named function
+    # `sim.model.simulate` as an attribute is the function the package exports, not the module.
+    wiring = importlib.import_module("sim.model.simulate")
     seen: list[tuple[str, Scenario]] = []
     original = wiring.run_model
 
