@@ -21,6 +21,8 @@ from typing import Any
 
 import simpy
 
+from sim.model.cpu import cpu
+
 Callback = Callable[..., Any]
 
 
@@ -230,7 +232,7 @@ class EventLoop:
     def _pay(self) -> Generator[simpy.Event, Any, None]:
         if self._debt > 0:
             debt, self._debt = self._debt, 0.0
-            yield self.env.timeout(debt)
+            yield from cpu(self.env, debt)
 
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.triggered:
