@@ -96,6 +96,12 @@ def throughput_section(t: Throughput) -> Section:
         f"- SimPy's M/M/c takes {t.mmc_events_per_customer:.1f} events per customer; the model "
         f"takes {per:.1f} per request, so even at the bare loop's pace per event the model "
         f"could reach at most {t.mmc_events_per_customer / per:.2f} of M/M/c's rate.",
+        f"- time per event: {t.seconds_per_event * 1e6:.2f} us in the model, "
+        f"{t.mmc_seconds_per_event * 1e6:.2f} us in M/M/c (each run's CPU time over its events).",
+        f"- loop iterations: {t.iterations / t.served:.1f} per request (each a select() and a "
+        "run of the ready queue, in Python, most of them with no SimPy event at all).",
+        f"- CPU costs paid in place: {t.in_place / t.served:.1f} per request (`sim.model.cpu`: "
+        "a cost nothing can precede moves the clock without a timeout).",
         "",
         "Events the model processed, by kind:",
         "",

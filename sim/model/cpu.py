@@ -12,18 +12,22 @@ from typing import Any
 import simpy
 
 
-def cpu(env: simpy.Environment, seconds: float) -> Generator[simpy.Event, Any, None]:
-    """Hold the calling thread for `seconds` of work.
+def advance(env: simpy.Environment, seconds: float) -> bool:
+    """Move the clock on by `seconds` in place if no other event is due before then.
 
-    When no other event is due before the work ends, SimPy's next `step()` would pop this very
-    timeout and resume the thread at once, nothing having happened meanwhile: the clock moves on
-    in place instead (the same `now + delay` sum `Environment.schedule` makes), one event fewer.
-    A thread resumes from an event it alone waits on, so no other callback of that event sees
-    the later clock.
+    SimPy's next `step()` would pop a timeout of `seconds` and resume its thread at once, nothing
+    having happened meanwhile: the clock moves on in place instead (the same `now + delay` sum
+    `Environment.schedule` makes), one event fewer. A thread resumes from an event it alone
+    waits on, so no other callback of that event sees the later clock.
     """
-    if seconds > 0:
-        end = env.now + seconds
-        if env.peek() > end:
-            env._now = end  # noqa: SLF001 - what Environment.step does on popping the timeout
-        else:
-            yield env.timeout(seconds)
+    end = env.now + seconds
+    if env.peek() > end:
+        env._now = end  # noqa: SLF001 - what Environment.step does on popping the timeout
+        return True
+    return False
+
+
+def cpu(env: simpy.Environment, seconds: float) -> Generator[simpy.Event, Any, None]:
+    """Hold the calling thread for `seconds` of work: in place when nothing can come first."""
+    if seconds > 0 and not advance(env, seconds):
+        yield env.timeout(seconds)
