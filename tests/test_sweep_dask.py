@@ -1,0 +1,62 @@
+"""`--dask ADDRESS` on a real multi-process Dask cluster: the scheduler's address string, as a
+user on another machine would pass it, gives the rows a local run gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim.cli import main
+from sim.sweep import Grid, run_sweep
+from sim.sweep.executors import make_executor
+from sim.sweep.progress import Silent
+from sim.sweep.store import read_results
+
+distributed = pytest.importorskip("distributed")
+
+AXES = {"pool_size": "1:3", "requests": "1:6", "endpoint": "async-sync-session,async-session"}
+FIXED = {"max_overflow": 0, "pool_timeout": 2.0, "client": "external"}
+
+
+@pytest.fixture(scope="module")
+def address() -> str:
+    """A scheduler and two single-threaded worker processes (`dask scheduler` plus two
+    `dask worker` on one machine), torn down after the module."""
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def _rows(out: Path, dask: str | None) -> list[dict]:
+    grid = Grid.build(AXES, FIXED)
+    run_sweep(grid, out, make_executor(1, dask, False), progress=Silent)
+    return read_results(out / "results.parquet").to_pylist()
+
+
+def test_the_cluster_workers_run_this_checkout_of_the_model(address: str) -> None:
+    """Otherwise the comparison below would pit one copy of the model against another."""
+    with distributed.Client(address) as client:
+        files = client.run(lambda: __import__("sim").__file__)
+    assert len(files) == 2 and set(files.values()) == {sim.__file__}
+
+
+def test_rows_over_a_process_cluster_by_address_equal_the_local_rows(
+    tmp_path: Path, address: str
+) -> None:
+    assert address.startswith("tcp://")
+    assert _rows(tmp_path / "dask", address) == _rows(tmp_path / "local", None)
+
+
+def test_the_cli_sweeps_on_the_cluster_given_by_address(tmp_path: Path, address: str) -> None:
+    flags = [f for name, value in AXES.items() for f in (f"--{name.replace('_', '-')}", value)]
+    fixed = [
+        f for name, value in FIXED.items() for f in (f"--{name.replace('_', '-')}", str(value))
+    ]
+    common = [*flags, *fixed, "--quiet"]
+    assert main(["sweep", *common, "--out", str(tmp_path / "d"), "--dask", address]) == 0
+    assert main(["sweep", *common, "--out", str(tmp_path / "l"), "--workers", "1"]) == 0
+    dask = read_results(tmp_path / "d" / "results.parquet").to_pylist()
+    assert dask == read_results(tmp_path / "l" / "results.parquet").to_pylist()
