@@ -120,9 +120,10 @@ class ThreadPoolExecutor:
         self._adjust_thread_count()
 
     def _adjust_thread_count(self, _: simpy.Event | None = None) -> None:
-        """Work items from the queue's head go to idle threads, or to new ones while fewer
-        than max_workers exist (ThreadPoolExecutor._adjust_thread_count)."""
-        while self._work_queue and self.running < self.max_workers:
+        """The work item at the queue's head goes to an idle thread, or to a new one while
+        fewer than max_workers exist (ThreadPoolExecutor._adjust_thread_count); one item per
+        submission or release, as Resource._trigger_put tries only the head."""
+        if self._work_queue and self.running < self.max_workers:
             self.running += 1
             if self._idle:
                 thread = self._idle.pop()

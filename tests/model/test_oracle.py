@@ -18,5 +18,5 @@ def test_every_pinned_scenario_reproduces_its_result_byte_for_byte(
 
 def test_the_corpus_covers_every_source() -> None:
     sources = {e.source.split()[0].split("::")[0] for e in oracle.load()}
-    assert {"validation", "strategies.scenarios", "steady"} <= sources
+    assert {"validation", "strategies.scenarios", "sweep", "steady"} <= sources
     assert any(s.startswith("tests/model/") for s in sources)

@@ -3,8 +3,8 @@
 Only for a change that is meant to move results; its commit says which moved and why. The corpus
 draws from four places: every validation case as `compare` runs it (measured send times copied to
 `traces/`), every Scenario the hand-worked tests in tests/model run, a few hundred Scenarios from
-the shared hypothesis strategies (derandomized, so the draw is the same each time), and a few
-steady Poisson runs of a few hundred requests each.
+the shared hypothesis strategies (derandomized, so the draw is the same each time), a sample of
+the sweep grids, and a few steady Poisson runs of a few hundred requests each.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from sim.scenario import Scenario, load_trace
 from tests.model.oracle import CORPUS, ROOT, TRACES, digest
 from validation.compare import model_scenario
 
-RANDOM_EXAMPLES = 1000
+RANDOM_EXAMPLES = 2000
+GRID_STRIDE = 5  # every 5th scenario of each sweep grid
 HAND_WORKED = ("test_clients", "test_loop", "test_pool", "test_server", "test_simulate")
 
 
@@ -81,6 +82,22 @@ def random_scenarios() -> Iterator[tuple[str, Scenario]]:
         yield f"strategies.scenarios #{n}", scenario
 
 
+def sweep_grids() -> Iterator[tuple[str, Scenario]]:
+    """The default sweep grid as `python -m sim sweep` runs it, and the same grid with the
+    seed's in-process client on today's stack: every GRID_STRIDE-th scenario of each."""
+    from sim.sweep import DEFAULT_GRID
+    from sim.sweep.rows import seeded
+
+    grids = {
+        "default": DEFAULT_GRID,
+        "in-process modern": DEFAULT_GRID.override({"client": "in-process", "stack": "modern"}),
+    }
+    for name, grid in grids.items():
+        for n, scenario in enumerate(grid.scenarios()):
+            if n % GRID_STRIDE == 0:
+                yield f"sweep grid {name} #{n}", seeded(scenario)
+
+
 def steady_runs() -> Iterator[tuple[str, Scenario]]:
     """Poisson traffic of a few hundred requests on each stack, endpoint and client; the last
     one past capacity, so freezes and timeouts recur in steady traffic."""
@@ -114,6 +131,7 @@ def regenerate() -> int:
         *validation_cases(),
         *hand_worked(),
         *random_scenarios(),
+        *sweep_grids(),
         *steady_runs(),
     ]:
         params = scenario.to_params()
