@@ -36,8 +36,9 @@ def model_speed(t: Throughput) -> str:
             "wake-up (Events), a hand-off timer (a Timeout that mostly fires after the worker "
             "has run) and the zero-delay timeouts that let the worker post its result before "
             f"the loop counts its ready queue ({per.get('Timeout(0)', 0):.1f} per request). "
-            "They fix the same-instant order the oracle pins (tests/model/oracle): folding any "
-            "of them moves results wherever two threads act at one instant."
+            "They fix the same-instant order of the threads, which the oracle pins "
+            "(tests/model/oracle): fewer zero-delay rounds (2 instead of up to 4, or none "
+            "before a ready iteration) move pinned results."
         )
     advice.append(
         f"At today's time per event the model would need {needed / t.requests.target:.1f} "

@@ -3,6 +3,10 @@ user on another machine would pass it, gives the rows a local run gives."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +24,41 @@ AXES = {"pool_size": "1:3", "requests": "1:6", "endpoint": "async-sync-session,a
 FIXED = {"max_overflow": 0, "pool_timeout": 2.0, "client": "external"}
 
 
+# A LocalCluster(processes=True) in a process of its own: its worker processes (and
+# multiprocessing's resource tracker) are children of that process, not of the test run, and
+# all end with it. It prints the scheduler's address and closes when its stdin does.
+CLUSTER = """
+import sys
+from distributed import LocalCluster
+with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+    print(c.scheduler_address, flush=True)
+    sys.stdin.read()
+"""
+
+
 @pytest.fixture(scope="module")
-def address() -> str:
-    """A scheduler and two single-threaded worker processes (`dask scheduler` plus two
-    `dask worker` on one machine), torn down after the module."""
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        yield cluster.scheduler_address
+def address() -> Iterator[str]:
+    """A scheduler and two single-threaded worker processes, as `dask scheduler` plus
+    `dask worker` would run them on other machines, reached by address only."""
+    root = str(Path(__file__).resolve().parents[1])
+    path = [root, *filter(None, [os.environ.get("PYTHONPATH")])]
+    cluster = subprocess.Popen(
+        [sys.executable, "-c", CLUSTER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+    )
+    try:
+        assert cluster.stdout is not None and cluster.stdin is not None
+        yield cluster.stdout.readline().strip()
+        cluster.stdin.close()
+        cluster.wait(timeout=60)
+    finally:
+        if cluster.poll() is None:
+            cluster.kill()
+            cluster.wait()
 
 
 def _rows(out: Path, dask: str | None) -> list[dict]:
