@@ -194,32 +194,37 @@ class EventLoop:
         self._wakeup = None
 
     def _run_once(self) -> Generator[simpy.Event, Any, None]:
-        start = self.env.now
+        env, ready, scheduled = self.env, self._ready, self._scheduled
+        start = env.now
         self.iterations += 1
-        ready = self._ready
         if self.kind == "asyncio":
             # base_events.py: event_list = selector.select(); _process_events; expired timers; ntodo
             if self._io:
                 ready.extend(self._io)
                 self._io.clear()
-            if self._scheduled:
+            if scheduled and scheduled[0][0] <= start:
                 ready.extend(self._pop_expired())
             yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
         else:
             # libuv uv_run: uv__run_timers, uv__run_idle (uvloop's _on_idle: the ready queue),
             # uv__io_poll; timer and I/O callbacks run directly in their phase.
-            yield from self._run_handles(self._pop_expired())
-            yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
-            io, self._io = self._io, deque()
-            yield from self._run_handles(io)
-            yield from self._pay()
-            writes, self._writes = self._writes, []
-            for handle in writes:
-                handle.callback(*handle.args)
+            if scheduled and scheduled[0][0] <= start:
+                yield from self._run_handles(self._pop_expired())
+            if ready:
+                yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
+            if self._io:
+                io, self._io = self._io, deque()
+                yield from self._run_handles(io)
+            if self._debt > 0:
+                yield from self._pay()
+            if self._writes:
+                writes, self._writes = self._writes, []
+                for handle in writes:
+                    handle.callback(*handle.args)
         if self._debt > 0:
             yield from self._pay()
-        if self.env.now > start:
-            self.busy.append((start, self.env.now))
+        if env.now > start:
+            self.busy.append((start, env.now))
 
     def _pop_expired(self) -> list[Handle]:
         expired = []
