@@ -140,7 +140,7 @@ def growth_section(g: Growth) -> Section:
     return Section("4a. Growth with the number of requests", tuple(lines))
 
 
-def scaling_section(s: Scaling, startup: Figure, cores: int) -> Section:
+def scaling_section(s: Scaling, startup: Figure, cores: int, dask: Figure | None) -> Section:
     one, two = s.seconds[1], s.seconds[2]
     lines = [
         "| workers | wall s | CPU s, parent | CPU s, workers |",
@@ -161,6 +161,11 @@ def scaling_section(s: Scaling, startup: Figure, cores: int) -> Section:
         f"- {startup.name}: {startup.value:.3f} s, as much as {startup.ratio:.0f} mean "
         f"scenarios; {startup.note}.",
     ]
+    if dask is not None:
+        lines.append(
+            f"- {dask.name}: {dask.ratio:.2f}x; {dask.note}. Dask ships one task per scenario "
+            "(`DaskCluster.submit`), local processes one per chunk."
+        )
     return Section("3. Sweep scaling", tuple(lines))
 
 
