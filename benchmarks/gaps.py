@@ -13,40 +13,41 @@ from benchmarks.sweep import Memory, Scaling
 
 
 def model_speed(t: Throughput) -> str:
-    """Throughput is events/s over events per request: name the avoidable events first."""
+    """The ratio to M/M/c is (its events x its time per event) over the model's: say which side
+    is short and what the remaining events are for."""
     per = {kind: count / t.served for kind, count in t.event_mix.items()}
     total = sum(per.values())
+    assert t.requests.target is not None
+    dearer = t.seconds_per_event / t.mmc_seconds_per_event
+    needed = total * t.requests.ratio  # events per request that would make today's pace 1x
     advice = [
         f"the model spends {total:.1f} SimPy events per request against M/M/c's "
-        f"{t.mmc_events_per_customer:.1f} per customer, and runs at "
-        f"{t.events.ratio:.2f} of a bare timeout loop's events/s."
+        f"{t.mmc_events_per_customer:.1f} per customer ({total / t.mmc_events_per_customer:.1f}x "
+        f"as many), at {t.seconds_per_event * 1e6:.2f} us each against M/M/c's "
+        f"{t.mmc_seconds_per_event * 1e6:.2f} us ({dearer:.1f}x "
+        "as dear: the time per event includes the model's own Python, "
+        f"{t.iterations / t.served:.1f} loop iterations and their callbacks per request)."
     ]
-    if per.get("Timeout(0)", 0) > 0.5:
+    hops = per.get("Handover", 0)
+    if hops > 0:
         advice.append(
-            f"{per['Timeout(0)']:.1f} zero-delay timeouts per request remain: `EventLoop._select` "
-            "takes them only when other work is due at the same instant (worker threads woken "
-            "by the GIL hand-off), each a heap push and pop that moves no clock."
+            f"Each of the {hops:.1f} worker-thread calls per request (`threads`) costs its "
+            "hand-over, the GIL release the loop signals in select() and the worker's "
+            "wake-up (Events), a hand-off timer (a Timeout that mostly fires after the worker "
+            "has run) and the zero-delay timeouts that let the worker post its result before "
+            f"the loop counts its ready queue ({per.get('Timeout(0)', 0):.1f} per request). "
+            "They fix the same-instant order of the threads, which the oracle pins "
+            "(tests/model/oracle): fewer zero-delay rounds (2 instead of up to 4, or none "
+            "before a ready iteration) move pinned results."
         )
-    if per.get("Condition", 0) > 0.1:
-        advice.append(
-            f"{per['Condition']:.1f} Conditions per request come from `threads._in_thread` "
-            "waiting on `timeout(handoff) | gil` once per worker-thread call; the plain-callback "
-            "wake-up `_select` now uses (either event succeeds one bare Event) would drop them."
-        )
-    processes = per.get("Process", 0) + per.get("Initialize", 0)
-    if processes > 0.5:
-        advice.append(
-            f"{processes:.1f} Process/Initialize events per request are a SimPy process per "
-            "worker-thread call (`threads._in_thread`), two per request on the modern stack; "
-            "a long-lived worker process fed from a queue would remove both events per call."
-        )
-    assert t.requests.target is not None
     advice.append(
-        "Even with all of these the model would need about "
-        f"{total * t.requests.ratio / t.requests.target:.1f} events per request at today's "
-        "per-event pace to reach 0.4, so the target also needs the per-event Python work in "
-        "`_run_once`/`_run_ready`/`_run` (generator delegation three levels deep per callback) "
-        "flattened into one loop."
+        f"At today's time per event the model would need {needed / t.requests.target:.1f} "
+        f"events per request for {t.requests.target:g}x and {needed:.1f} for 1x; at M/M/c's "
+        "time per event, "
+        f"{t.mmc_events_per_customer / t.requests.target:.0f} and "
+        f"{t.mmc_events_per_customer:.0f}. Closing it takes both a hop protocol with fewer "
+        "events (a change of results, to be argued as a modelling fix and re-pinned) and a "
+        "loop iteration cheaper than today's Python, for instance by compiling the loop."
     )
     return " ".join(advice)
 

@@ -96,6 +96,12 @@ def throughput_section(t: Throughput) -> Section:
         f"- SimPy's M/M/c takes {t.mmc_events_per_customer:.1f} events per customer; the model "
         f"takes {per:.1f} per request, so even at the bare loop's pace per event the model "
         f"could reach at most {t.mmc_events_per_customer / per:.2f} of M/M/c's rate.",
+        f"- time per event: {t.seconds_per_event * 1e6:.2f} us in the model, "
+        f"{t.mmc_seconds_per_event * 1e6:.2f} us in M/M/c (each run's CPU time over its events).",
+        f"- loop iterations: {t.iterations / t.served:.1f} per request (each a select() and a "
+        "run of the ready queue, in Python, most of them with no SimPy event at all).",
+        f"- CPU costs paid in place: {t.in_place / t.served:.1f} per request (`sim.model.cpu`: "
+        "a cost nothing can precede moves the clock without a timeout).",
         "",
         "Events the model processed, by kind:",
         "",
@@ -134,7 +140,7 @@ def growth_section(g: Growth) -> Section:
     return Section("4a. Growth with the number of requests", tuple(lines))
 
 
-def scaling_section(s: Scaling, startup: Figure, cores: int) -> Section:
+def scaling_section(s: Scaling, startup: Figure, cores: int, dask: Figure | None) -> Section:
     one, two = s.seconds[1], s.seconds[2]
     lines = [
         "| workers | wall s | CPU s, parent | CPU s, workers |",
@@ -155,6 +161,11 @@ def scaling_section(s: Scaling, startup: Figure, cores: int) -> Section:
         f"- {startup.name}: {startup.value:.3f} s, as much as {startup.ratio:.0f} mean "
         f"scenarios; {startup.note}.",
     ]
+    if dask is not None:
+        lines.append(
+            f"- {dask.name}: {dask.ratio:.2f}x; {dask.note}. Dask ships one task per scenario "
+            "(`DaskCluster.submit`), local processes one per chunk."
+        )
     return Section("3. Sweep scaling", tuple(lines))
 
 

@@ -17,7 +17,7 @@ from benchmarks.report import (
     scaling_section,
     throughput_section,
 )
-from benchmarks.sweep import memory, scaling, startup
+from benchmarks.sweep import dask_cluster, memory, scaling, startup
 from sim.sweep import DEFAULT_GRID, Grid
 
 
@@ -55,16 +55,27 @@ def run(size: Size, command: str) -> Results:
     g = growth(size.growth, size.repeat)
     s = scaling(size.grid)
     up = startup(per_scenario=s.seconds[1] / s.scenarios)
+    dask = dask_cluster(size.grid, local_seconds=s.seconds[2])
     m = memory(*size.memory)
     f = fast_path(size.grid, size.repeat)
     return Results(
         machine=machine,
         command=command,
-        figures=(t.requests, t.events, s.figure, up, g.figure, m.figure, f.predict, f.rows),
+        figures=(
+            t.requests,
+            t.events,
+            s.figure,
+            *([dask] if dask is not None else []),
+            up,
+            g.figure,
+            m.figure,
+            f.predict,
+            f.rows,
+        ),
         sections=(
             throughput_section(t),
             profile_section(p),
-            scaling_section(s, up, machine.cores),
+            scaling_section(s, up, machine.cores, dask),
             growth_section(g),
             memory_section(m),
             fast_path_section(f),

@@ -1,8 +1,9 @@
-"""Sweep benchmarks: 1 vs 2 workers on the default grid, a worker's start-up cost, and the peak
-memory of a small against a large sweep.
+"""Sweep benchmarks: 1 vs 2 workers on the default grid, the same grid on a Dask cluster, a
+worker's start-up cost, and the peak memory of a small against a large sweep.
 
-Memory and start-up are measured in fresh child processes: the peak RSS of a process never goes
-down, and a worker forked from this process would inherit modules the CLI has not imported yet.
+Memory, start-up and the Dask cluster are measured in fresh child processes: the peak RSS of a
+process never goes down, a worker forked from this process would inherit modules the CLI has not
+imported yet, and a cluster's processes end with the child that started them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sim.sweep.progress import Silent
 from sim.sweep.rows import seeded
 
 SCALING = "sweep speed-up, 2 workers over 1"
+DASK = "sweep on a Dask cluster over local processes"
 STARTUP = "worker start-up"
 MEMORY = "sweep peak memory, large over small"
 
@@ -67,7 +69,7 @@ class Scaling:
 
 
 def _sweep_seconds(
-    grid: Grid, workers: int, fast: bool = False
+    grid: Grid, workers: int, fast: bool = False, dask: str | None = None
 ) -> tuple[float, tuple[float, float]]:
     """Wall seconds of one sweep into a fresh directory, and CPU seconds of this process and of
     its (reaped) workers: in the 2-worker run the parent's share is the serial part."""
@@ -75,7 +77,7 @@ def _sweep_seconds(
         before = os.times()
         start = time.perf_counter()
         run_sweep(
-            grid, Path(out), make_executor(workers, None, Settings(fast=fast)), progress=Silent
+            grid, Path(out), make_executor(workers, dask, Settings(fast=fast)), progress=Silent
         )
         wall = time.perf_counter() - start
         after = os.times()
@@ -112,6 +114,25 @@ def _keyed_and_seeded(point: dict[str, object]) -> str:
     scenario, key = build(point, Settings())
     seeded(scenario)
     return key.resume
+
+
+def dask_cluster(grid: Grid, local_seconds: float, workers: int = 2) -> Figure | None:
+    """The same sweep through `--dask ADDRESS` on a LocalCluster of `workers` single-threaded
+    processes (started, but not timed, in a fresh child), against `workers` local processes;
+    None without dask.distributed."""
+    measured = _child("dask", {"axes": dict(grid.axes), "fixed": grid.fixed, "workers": workers})
+    if measured is None:
+        return None
+    return Figure(
+        name=DASK,
+        value=1 / measured["seconds"],
+        reference=1 / local_seconds,
+        unit="sweeps/s",
+        reference_name=f"the same sweep on {workers} local worker processes",
+        note=f"{len(grid)} scenarios: {measured['seconds']:.1f} s on a LocalCluster of {workers} "
+        f"worker processes reached by its address, {local_seconds:.1f} s on {workers} local "
+        "processes (wall)",
+    )
 
 
 def startup(per_scenario: float, workers: int = 2) -> Figure:
@@ -188,6 +209,9 @@ def _child_main(task: str, args_json: str) -> None:
     args = json.loads(args_json)
     if task == "startup":
         print(json.dumps(_startup_in_child(args["workers"])))
+    elif task == "dask":
+        grid = Grid(axes={k: tuple(v) for k, v in args["axes"].items()}, fixed=args["fixed"])
+        print(json.dumps(_dask_in_child(grid, args["workers"])))
     else:
         grid = DEFAULT_GRID.override(args["axes"])
         wall, _ = _sweep_seconds(grid, 1, fast=args["fast"])
@@ -207,3 +231,15 @@ def _startup_in_child(workers: int) -> dict[str, float]:
     warm = time.perf_counter() - start
     pool.close()
     return {"cold": cold, "warm": warm}
+
+
+def _dask_in_child(grid: Grid, workers: int) -> dict[str, float] | None:
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        return None
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        wall, _ = _sweep_seconds(grid, 1, dask=cluster.scheduler_address)
+    return {"seconds": wall}

@@ -32,7 +32,7 @@ def figure(results: Results, name: str) -> Figure:
     return next(f for f in results.figures if f.name == name)
 
 
-def test_model_reaches_four_tenths_of_simpy_mmc_throughput(results: Results) -> None:
+def test_model_reaches_half_of_simpy_mmc_throughput(results: Results) -> None:
     f = figure(results, THROUGHPUT)
     assert f.met, f"{f.ratio:.3g} of M/M/c"
 

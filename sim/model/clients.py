@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 import simpy
 
+from sim.model.cpu import cpu
 from sim.model.loop import EventLoop, Future
 from sim.model.server import Exchange
-from sim.model.tasks import Coroutine, Task, cpu, io_wait, sleep
+from sim.model.tasks import Coroutine, Task, io_wait, sleep
 from sim.scenario import Scenario
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import simpy
 
+from sim.model.cpu import cpu
+
 Callback = Callable[..., Any]
 
 
@@ -148,9 +150,19 @@ class EventLoop:
 
     # -- the loop thread ------------------------------------------------------------------------
     def run_forever(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
         while True:
-            yield from self._select()
+            if self._gil is None and self._due():  # select(0) returns at once
+                if env.peek() <= env.now:  # same-instant work of other threads first
+                    yield env.timeout(0)
+            else:
+                yield from self._select()
             yield from self._run_once()
+
+    def _due(self) -> bool:
+        """Callbacks ready, I/O polled, or a timer expired: select() would not wait."""
+        scheduled = self._scheduled
+        return bool(self._ready or self._io or (scheduled and scheduled[0][0] <= self.env.now))
 
     def _select(self) -> Generator[simpy.Event, Any, None]:
         """selector.select(timeout): 0 if callbacks are ready, else until the next timer or I/O.
@@ -168,8 +180,8 @@ class EventLoop:
                 if self.env.peek() > self.env.now:
                     break
                 yield self.env.timeout(0)
-        if self._ready or self._io or (self._scheduled and self._scheduled[0][0] <= self.env.now):
-            if self.env.peek() <= self.env.now:  # same-instant work of other threads first
+        if self._due():
+            if self.env.peek() <= self.env.now:
                 yield self.env.timeout(0)
             return
         self._wakeup = self.env.event()
@@ -183,29 +195,38 @@ class EventLoop:
         self._wakeup = None
 
     def _run_once(self) -> Generator[simpy.Event, Any, None]:
-        start = self._iteration_start = self.env.now
+        env, ready, scheduled = self.env, self._ready, self._scheduled
+        start = self._iteration_start = env.now
         self.iterations += 1
         if self.kind == "asyncio":
             # base_events.py: event_list = selector.select(); _process_events; expired timers; ntodo
-            self._ready.extend(self._io)
-            self._io.clear()
-            self._ready.extend(self._pop_expired())
-            yield from self._run_handles(self._take_ready())
+            if self._io:
+                ready.extend(self._io)
+                self._io.clear()
+            if scheduled and scheduled[0][0] <= start:
+                ready.extend(self._pop_expired())
+            yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
         else:
             # libuv uv_run: uv__run_timers, uv__run_idle (uvloop's _on_idle: the ready queue),
             # uv__io_poll; timer and I/O callbacks run directly in their phase.
-            yield from self._run_handles(self._pop_expired())
-            yield from self._run_handles(self._take_ready())
-            io, self._io = self._io, deque()
-            yield from self._run_handles(io)
+            if scheduled and scheduled[0][0] <= start:
+                yield from self._run_handles(self._pop_expired())
+            if ready:
+                yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
+            if self._io:
+                io, self._io = self._io, deque()
+                yield from self._run_handles(io)
+            if self._debt > 0:
+                yield from self._pay()
+            if self._writes:
+                writes, self._writes = self._writes, []
+                for handle in writes:
+                    handle.callback(*handle.args)
+        if self._debt > 0:
             yield from self._pay()
-            writes, self._writes = self._writes, []
-            for handle in writes:
-                handle.callback(*handle.args)
-        yield from self._pay()
         self._iteration_start = None
-        if self.env.now > start:
-            self.busy.append((start, self.env.now))
+        if env.now > start:
+            self.busy.append((start, env.now))
 
     def _pop_expired(self) -> list[Handle]:
         expired = []
@@ -213,17 +234,14 @@ class EventLoop:
             expired.append(heapq.heappop(self._scheduled)[2])
         return expired
 
-    def _take_ready(self) -> list[Handle]:
-        """ntodo = len(self._ready): what is scheduled while these run waits for next time."""
-        ready = self._ready
-        return [ready.popleft() for _ in range(len(ready))]
-
     def _run_handles(self, handles: Iterable[Handle]) -> Generator[simpy.Event, Any, None]:
-        """Handle._run for each in turn: a returned generator holds the thread until done."""
+        """Handle._run for each in turn (what was ready on entry: ntodo = len(self._ready));
+        a returned generator holds the thread until done."""
+        callback_cpu = self.callback_cpu
         for handle in handles:
             if handle.cancelled:
                 continue
-            self._debt += self.callback_cpu
+            self._debt += callback_cpu
             outcome = handle.callback(*handle.args)
             if type(outcome) is GeneratorType:
                 yield from self._pay()
@@ -232,7 +250,7 @@ class EventLoop:
     def _pay(self) -> Generator[simpy.Event, Any, None]:
         if self._debt > 0:
             debt, self._debt = self._debt, 0.0
-            yield self.env.timeout(debt)
+            yield from cpu(self.env, debt)
 
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.triggered:

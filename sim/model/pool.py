@@ -18,8 +18,9 @@ from typing import Any
 
 import simpy
 
+from sim.model.cpu import cpu
 from sim.model.loop import EventLoop, Future
-from sim.model.tasks import cpu, io_wait
+from sim.model.tasks import io_wait
 
 
 class PoolTimeout(Exception):

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sim.model.cpu import cpu
 from sim.model.loop import EventLoop
 from sim.model.pool import PoolTimeout, QueuePool
 from sim.model.session import Session
-from sim.model.tasks import Coroutine, Task, cpu, sleep
+from sim.model.tasks import Coroutine, Task, sleep
 from sim.model.threads import Threads
 from sim.scenario import Scenario
 

@@ -6,9 +6,10 @@ sync Session does all of it on whatever thread calls it, the AsyncSession awaits
 
 from __future__ import annotations
 
+from sim.model.cpu import cpu
 from sim.model.loop import EventLoop
 from sim.model.pool import Connection, QueuePool
-from sim.model.tasks import Coroutine, cpu, io_wait
+from sim.model.tasks import Coroutine, io_wait
 
 
 class Session:

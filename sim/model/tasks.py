@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-import simpy
-
 from sim.model.loop import EventLoop, Future
 
 Coroutine = Generator[Any, Any, Any]
@@ -56,12 +54,6 @@ class Task(Future):
         except Exception as error:  # noqa: BLE001
             return self._step(None, error)
         return self._step(value)
-
-
-def cpu(env: simpy.Environment, seconds: float) -> Coroutine:
-    """Hold the calling thread for `seconds` of work."""
-    if seconds > 0:
-        yield env.timeout(seconds)
 
 
 def sleep(loop: EventLoop, delay: float) -> Coroutine:

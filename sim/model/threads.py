@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 import simpy
+from simpy.events import URGENT
 
 from sim.model.loop import EventLoop, Future
 from sim.model.tasks import Coroutine
@@ -23,11 +25,29 @@ from sim.model.tasks import Coroutine
 ThreadWork = Callable[[], Generator[simpy.Event, Any, Any]]
 
 
-def _in_thread(
-    loop: EventLoop, work: ThreadWork, future: Future, handoff: float, gil: simpy.Event
-) -> Coroutine:
+@dataclass(frozen=True)
+class WorkItem:
+    """concurrent.futures.thread._WorkItem: the call, the loop future for its outcome, and the
+    loop's next GIL release as it was when the call was submitted."""
+
+    work: ThreadWork
+    future: Future
+    gil: simpy.Event
+
+
+class Handover(simpy.Event):
+    """An event triggered URGENT, as SimPy's own Initialize is: a work item handed to a thread
+    starts at the point of the instant where a freshly started thread's process would."""
+
+    def hand(self, value: Any) -> None:
+        self._ok, self._value = True, value
+        self.env.schedule(self, URGENT)
+
+
+def _in_thread(loop: EventLoop, item: WorkItem, handoff: float) -> Coroutine:
     """A worker thread wakes (at most `handoff` later, sooner if the loop releases the GIL
-    after the submission), runs `work`, then posts its outcome to the loop thread-safely."""
+    after the submission), runs the work, then posts its outcome to the loop thread-safely."""
+    gil = item.gil
     if handoff > 0 and gil.callbacks is not None:  # not yet past the GIL release
         woken = loop.env.event()
 
@@ -40,35 +60,88 @@ def _in_thread(
         loop.env.timeout(handoff).callbacks.append(wake)
         yield woken
     try:
-        value = yield from work()
+        value = yield from item.work()
     except Exception as error:  # noqa: BLE001 - re-raised in the awaiting task, as asyncio does
-        loop.call_soon_threadsafe(future.set_exception, error)
+        loop.call_soon_threadsafe(item.future.set_exception, error)
     else:
-        loop.call_soon_threadsafe(future.set_result, value)
+        loop.call_soon_threadsafe(item.future.set_result, value)
+
+
+class WorkerThread:
+    """A thread that outlives its calls: between them it waits for the next work item handed to
+    it (concurrent.futures' `_worker` on the work queue, anyio's `WorkerThread` on its queue),
+    and tells `on_done` when it has finished one."""
+
+    def __init__(
+        self, loop: EventLoop, handoff: float, on_done: Callable[[WorkerThread], None]
+    ) -> None:
+        self.loop = loop
+        self.handoff = handoff
+        self.on_done = on_done
+        self.handover = Handover(loop.env)
+        loop.env.process(self._run())
+
+    def _run(self) -> Coroutine:
+        while True:
+            item = yield self.handover
+            self.handover = Handover(self.loop.env)
+            yield from _in_thread(self.loop, item, self.handoff)
+            self.on_done(self)
 
 
 class ThreadPoolExecutor:
-    """concurrent.futures.ThreadPoolExecutor as asyncio's default executor."""
+    """concurrent.futures.ThreadPoolExecutor as asyncio's default executor: at most
+    `max_workers` calls run at once, the rest wait in a FIFO work queue; a thread is free as
+    soon as its call returns.
+
+    The slots are counted as SimPy's Resource counts them, hop for hop: a submission is taken
+    up one URGENT step later (a fresh process's start), a free slot is granted one step after
+    that, and a freed slot passes to the queue's head when the release is processed.
+    """
 
     def __init__(self, loop: EventLoop, max_workers: int, handoff: float) -> None:
         self.loop = loop
+        self.max_workers = max_workers
         self.handoff = handoff
-        self.workers = simpy.Resource(loop.env, capacity=max_workers)
+        self.running = 0
+        self._idle: list[WorkerThread] = []
+        self._work_queue: deque[WorkItem] = deque()
 
     def run_sync(self, work: ThreadWork) -> Coroutine:
         """await loop.run_in_executor(None, work)."""
         future = self.loop.create_future()
-        self.loop.env.process(self._worker(work, future, self.loop.gil_released()))
+        submitted = Handover(self.loop.env)
+        submitted.callbacks.append(self._submit)
+        submitted.hand(WorkItem(work, future, self.loop.gil_released()))
         return (yield future)
 
-    def _worker(self, work: ThreadWork, future: Future, gil: simpy.Event) -> Coroutine:
-        with self.workers.request() as slot:
-            yield slot
-            yield from _in_thread(self.loop, work, future, self.handoff, gil)
+    def _submit(self, submitted: simpy.Event) -> None:
+        self._work_queue.append(submitted.value)
+        self._adjust_thread_count()
+
+    def _adjust_thread_count(self, _: simpy.Event | None = None) -> None:
+        """The work item at the queue's head goes to an idle thread, or to a new one while
+        fewer than max_workers exist (ThreadPoolExecutor._adjust_thread_count); one item per
+        submission or release, as Resource._trigger_put tries only the head."""
+        if self._work_queue and self.running < self.max_workers:
+            self.running += 1
+            if self._idle:
+                thread = self._idle.pop()
+            else:
+                thread = WorkerThread(self.loop, self.handoff, self._done)
+            thread.handover.succeed(self._work_queue.popleft())  # work_queue.get() returns
+
+    def _done(self, thread: WorkerThread) -> None:
+        self.running -= 1
+        self._idle.append(thread)
+        released = self.loop.env.event()
+        released.callbacks.append(self._adjust_thread_count)
+        released.succeed()
 
 
 class CapacityLimiter:
-    """anyio.CapacityLimiter with `to_thread.run_sync` on top; worker threads are unbounded."""
+    """anyio.CapacityLimiter with `to_thread.run_sync` on top; worker threads are unbounded, an
+    idle one is reused (anyio keeps them in `_threadpool_idle_workers`)."""
 
     def __init__(self, loop: EventLoop, total_tokens: int, handoff: float) -> None:
         self.loop = loop
@@ -76,13 +149,17 @@ class CapacityLimiter:
         self.handoff = handoff
         self.borrowed = 0
         self._waiters: deque[Future] = deque()
+        self._idle: list[WorkerThread] = []
 
     def run_sync(self, work: ThreadWork) -> Coroutine:
         yield from self._acquire()
         try:
             future = self.loop.create_future()
-            gil = self.loop.gil_released()
-            self.loop.env.process(_in_thread(self.loop, work, future, self.handoff, gil))
+            if self._idle:
+                thread = self._idle.pop()
+            else:
+                thread = WorkerThread(self.loop, self.handoff, self._idle.append)
+            thread.handover.hand(WorkItem(work, future, self.loop.gil_released()))
             return (yield future)
         finally:
             self._release()

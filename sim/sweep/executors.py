@@ -7,7 +7,6 @@ the sweep keeps the next batches queued while it writes the last one and no work
 
 from __future__ import annotations
 
-import functools
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
@@ -59,6 +58,12 @@ def run_chunk(chunk: list[Params], settings: Settings) -> list[Row]:
     return [run_row(p, settings) for p in chunk]
 
 
+def _chunks(batch: list[Params], workers: int) -> list[list[Params]]:
+    """About four chunks per worker: a fast worker takes over a slow one's share."""
+    size = max(1, len(batch) // (4 * workers))
+    return [batch[i : i + size] for i in range(0, len(batch), size)]
+
+
 class Chunks:
     """A batch's chunk futures, joined back in order."""
 
@@ -79,8 +84,7 @@ class LocalProcesses:
         self.pool = ProcessPoolExecutor(max_workers=workers)
 
     def submit(self, batch: list[Params]) -> Pending:
-        size = max(1, len(batch) // (4 * self.workers))
-        chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
+        chunks = _chunks(batch, self.workers)
         return Chunks([self.pool.submit(run_chunk, chunk, self.settings) for chunk in chunks])
 
     def map(self, batch: list[Params]) -> list[Row]:
@@ -92,14 +96,14 @@ class LocalProcesses:
 
 
 class Gathered:
-    """Dask futures for one batch, gathered in order."""
+    """Dask futures for one batch's chunks, gathered and joined back in order."""
 
     def __init__(self, client: Any, futures: list[Any]) -> None:
         self.client = client
         self.futures = futures
 
     def result(self) -> list[Row]:
-        return self.client.gather(self.futures)
+        return [row for chunk in self.client.gather(self.futures) for row in chunk]
 
 
 class DaskCluster:
@@ -113,12 +117,17 @@ class DaskCluster:
                 "--dask needs dask.distributed: pip install 'pool-starvation-sim[dask]'"
             ) from exc
         self.settings = settings
-        self.fn = functools.partial(run_row, settings=settings)
         self.client = Client(address) if isinstance(address, str) else address
         self._owned = isinstance(address, str)
 
     def submit(self, batch: list[Params]) -> Pending:
-        return Gathered(self.client, self.client.map(self.fn, batch, pure=False))
+        """Chunks as for local processes, sized on the threads the cluster has now: one task
+        per scenario would cost the scheduler more than the scenario."""
+        threads = max(1, sum(self.client.nthreads().values()))
+        chunks = _chunks(batch, threads)
+        return Gathered(
+            self.client, self.client.map(run_chunk, chunks, settings=self.settings, pure=False)
+        )
 
     def close(self) -> None:
         if self._owned:
