@@ -1,7 +1,11 @@
 """`python -m sim advise`: the smallest pool that meets a target under steady traffic, or the fix.
 
-Sizing comes from queueing theory (sim/queueing.py); every recommendation and fix is then run
-through the model for a short stretch of the same traffic, so the advice is checked, not assumed.
+For the seed's endpoint the pool is sized on the model's own mean time to the first freeze
+(sim/risk/mttf.py): the smallest pool_size + max_overflow whose 95 % lower bound meets the
+target, searched from Erlang B's answer (sim/queueing.py), which is shown beside it with the
+M/M/c/c first passage so the reader sees how far the formulas are off. Other endpoints never
+freeze on the pool; they are sized by Erlang C on the errors a pool wait gives, and, like the
+fixes, run through the model on a stretch of the same traffic.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 
 from sim.model import simulate
 from sim.queueing import (
+    blocked_arrival_interval,
     erlang_c,
     hold_time,
     loop_utilisation,
@@ -20,12 +25,17 @@ from sim.queueing import (
     wait_exceeds,
 )
 from sim.result import Summary
+from sim.risk.mttf import MTTF, Report, estimate
 from sim.scenario import Scenario
 
 POSTGRES_MAX_CONNECTIONS = 97  # max_connections 100 minus superuser_reserved_connections 3
 CHECK_REQUESTS = 300  # arrivals per model check: enough to see a collapse, fast enough for < 1 s
 SEED_POOL_TIMEOUT = 1.0  # any wait on the seed's endpoint is a freeze; keep each one short
-BUSY_LOOP = 0.7  # above this loop utilisation, queueing on the loop lengthens every hold
+BUSY_LOOP = 0.7
+# Simulated requests per MTTF estimate: a few seconds each, so advice comes in well under a
+# minute (`sim risk` spends more on one pool).
+ADVISE_BUDGET = 40_000
+SEARCH = 8  # connections above Erlang B's answer the model is tried at
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,20 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Risk:
+    """The first freeze at one pool: the model's estimate and the two formulas'."""
+
+    connections: int
+    model: MTTF
+    erlang_b: float  # 1 / (lambda B): the mean gap between arrivals that find the pool full
+    first_passage: float  # M/M/c/c from an empty pool
+
+
+@dataclass(frozen=True)
 class RuleOfThumb:
     name: str
     connections: int
-    mean_time_to_first_freeze: float
+    risk: Risk
 
 
 @dataclass(frozen=True)
@@ -57,6 +77,8 @@ class Advice:
     fixes: tuple[Check, ...]
     rules: tuple[RuleOfThumb, ...]
     loop_busy: float
+    risk: Risk | None = None  # the model's risk at the recommended pool (seed's endpoint)
+    erlang_connections: int | None = None  # what Erlang B alone would have said
 
 
 def _check(label: str, scenario: Scenario, rate: float) -> Check:
@@ -80,13 +102,62 @@ def _shortest_timeout(connections: int, rate: float, hold: float, allowed: float
     return math.ceil(seconds * 10) / 10
 
 
-def advise(rate: float, base: Scenario, target_seconds: float, cores: int) -> Advice:
+def risk_at(rate: float, scenario: Scenario, budget: int, report: Report = lambda _: None) -> Risk:
+    return Risk(
+        connections=int(scenario.capacity),
+        model=estimate(scenario, rate, budget=budget, report=report),
+        erlang_b=blocked_arrival_interval(rate, scenario),
+        first_passage=mean_time_to_first_freeze(rate, scenario),
+    )
+
+
+def _sized(base: Scenario, connections: int, load: float, pool_timeout: float) -> Scenario:
+    pool_size, max_overflow = _pool_for(connections, load)
+    return base.replace(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+
+
+def _model_capacity(
+    rate: float,
+    base: Scenario,
+    target: float,
+    start: int,
+    pool_timeout: float,
+    budget: int,
+    report: Report,
+) -> tuple[int, Risk]:
+    """From Erlang B's `start` up, one connection at a time, while the model's own estimate
+    falls short of `target` (at most SEARCH steps); the caller says whether the interval holds
+    there too. A model more optimistic than Erlang B never talks the pool below the formula's
+    conservative size."""
+    load = offered_load(rate, base)
+    for connections in range(start, min(start + SEARCH, POSTGRES_MAX_CONNECTIONS) + 1):
+        report(f"model at {connections} connections")
+        risk = risk_at(rate, _sized(base, connections, load, pool_timeout), budget, report)
+        if risk.model.mttf_s is None or risk.model.mttf_s >= target:
+            break
+    return connections, risk
+
+
+def advise(
+    rate: float,
+    base: Scenario,
+    target_seconds: float,
+    cores: int,
+    budget: int = ADVISE_BUDGET,
+    report: Report = lambda _: None,
+) -> Advice:
     load, hold = offered_load(rate, base), hold_time(base)
     seed_style = base.endpoint == "async-sync-session"
     allowed = 1.0 / (rate * target_seconds)
+    risk = erlang_connections = None
     if seed_style:
-        connections = smallest_capacity(rate, base, target_seconds)
+        erlang_connections = smallest_capacity(rate, base, target_seconds)
         pool_timeout = min(base.pool_timeout, SEED_POOL_TIMEOUT)
+        connections = erlang_connections
+        if loop_utilisation(rate, base) < 1.0 and erlang_connections <= POSTGRES_MAX_CONNECTIONS:
+            connections, risk = _model_capacity(
+                rate, base, target_seconds, erlang_connections, pool_timeout, budget, report
+            )
     else:
         connections = next(
             c for c in range(1, 10_000) if wait_exceeds(c, rate, hold, base.pool_timeout) <= allowed
@@ -100,13 +171,15 @@ def advise(rate: float, base: Scenario, target_seconds: float, cores: int) -> Ad
         )
     elif connections > POSTGRES_MAX_CONNECTIONS:
         why_not = f"{connections} connections exceed PostgreSQL's default max_connections"
+    elif risk is not None and risk.model.mttf_s is not None and risk.model.mttf_s < target_seconds:
+        why_not = (
+            f"even {connections} connections leave the model's mean time to the first freeze "
+            f"below the target ({_duration(risk.model.mttf_s)})"
+        )
     recommended = None
     pooled = base
     if why_not is None:
-        pool_size, max_overflow = _pool_for(connections, load)
-        pooled = base.replace(
-            pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
-        )
+        pooled = _sized(base, connections, load, pool_timeout)
         recommended = _check("recommended", pooled, rate)
     fixes = ()
     if seed_style:
@@ -119,7 +192,7 @@ def advise(rate: float, base: Scenario, target_seconds: float, cores: int) -> Ad
         )
     rules = tuple(
         RuleOfThumb(
-            name, c, mean_time_to_first_freeze(rate, base.replace(pool_size=c, max_overflow=0))
+            name, c, risk_at(rate, base.replace(pool_size=c, max_overflow=0), budget, report)
         )
         for name, c in (
             (f"HikariCP: cores x 2 + spindles = {cores} x 2 + 1", cores * 2 + 1),
@@ -138,6 +211,8 @@ def advise(rate: float, base: Scenario, target_seconds: float, cores: int) -> Ad
         fixes=fixes,
         rules=rules,
         loop_busy=loop_utilisation(rate, base),
+        risk=risk,
+        erlang_connections=erlang_connections,
     )
 
 
@@ -175,10 +250,23 @@ def render(advice: Advice, base: Scenario) -> str:
             "Endpoint: async def with a sync Session. A request that finds every connection held "
             "blocks the event loop for pool_timeout: the whole server freezes."
         )
-        lines.append(
-            f"For a mean time to the first freeze above {_duration(advice.target_seconds)}: "
-            f"pool_size + max_overflow >= {advice.connections} (Erlang B, conservative)."
-        )
+        if advice.risk is not None:
+            lines.append(
+                f"For a mean time to the first freeze above {_duration(advice.target_seconds)}: "
+                f"pool_size + max_overflow >= {advice.connections} (the model; Erlang B says "
+                f"{advice.erlang_connections})."
+            )
+            lines.append(_risk_line(f"  at {advice.connections} connections", advice.risk))
+            if advice.risk.model.mttf_s is None:
+                lines.append(
+                    "  The model could not estimate it within advise's budget (only the lower "
+                    "bound above): `python -m sim risk` with a larger --budget will tell."
+                )
+            elif advice.risk.model.mttf_ci[0] < advice.target_seconds:
+                lines.append(
+                    "  The model's estimate meets the target but its 95 % interval does not: "
+                    "take one connection more, or `python -m sim risk` with a larger --budget."
+                )
     else:
         lines.append(
             f"Endpoint {base.endpoint}: checkouts wait without blocking the loop. For at most "
@@ -215,11 +303,22 @@ def render(advice: Advice, base: Scenario) -> str:
                 "  Even with the pool above, a burst larger than the pool still freezes the "
                 "seed's endpoint; only these fixes remove that failure mode."
             )
-    lines.append(
-        "Rules of thumb on this traffic (time until an arrival first finds the pool full):"
-    )
+    lines.append("Rules of thumb on this traffic (the seed's endpoint, max_overflow 0):")
     lines += [
-        f"  - {r.name} -> {r.connections} connections: ~{_duration(r.mean_time_to_first_freeze)}"
-        for r in advice.rules
+        _risk_line(f"  - {r.name} -> {r.connections} connections", r.risk) for r in advice.rules
     ]
     return "\n".join(lines)
+
+
+def _risk_line(label: str, risk: Risk) -> str:
+    lo, hi = risk.model.mttf_ci
+    model = (
+        f"model MTTF above {_duration(lo)}"
+        if risk.model.mttf_s is None
+        else f"model MTTF {_duration(risk.model.mttf_s)} [{_duration(lo)}, {_duration(hi)}]"
+    )
+    return (
+        f"{label}: {model}"
+        f" ({risk.model.method.split(' ')[0]}); Erlang B 1/(lambda B) "
+        f"{_duration(risk.erlang_b)}, M/M/c/c first passage {_duration(risk.first_passage)}"
+    )

@@ -230,7 +230,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
         (os.cpu_count() or 1) if args.cores is None else _positive(args, "cores", "--cores", int)
     )
     base = scenario_from_args(args)
-    print(render(advise(rate, base, target, cores), base))
+    with _progress(None, "advise") as bar:
+        found = advise(rate, base, target, cores, report=bar.set_postfix_str)
+    print(render(found, base))
     if args.plot:
         from sim.plots import first_freeze_vs_rate
 

@@ -17,7 +17,19 @@ def test_recommended_pool_does_not_freeze_on_moderate_traffic():
 
 def test_rules_of_thumb_freeze_far_sooner_than_the_target():
     advice = advise(100.0, Scenario.create(stack="modern"), 86400.0, cores=2)
-    assert all(rule.mean_time_to_first_freeze < 60 for rule in advice.rules)
+    for rule in advice.rules:
+        assert rule.risk.model.mttf_s < 60 and rule.risk.model.mttf_ci[1] < 60
+        assert rule.risk.first_passage < 60
+
+
+def test_the_recommendation_meets_the_target_by_the_models_own_estimate():
+    base = Scenario.create(stack="modern")
+    advice = advise(40.0, base, 60.0, cores=2)
+    assert advice.risk is not None and advice.risk.model.mttf_s >= 60.0
+    assert advice.connections >= advice.erlang_connections
+    assert advice.risk.connections == advice.connections
+    text = render(advice, base)
+    assert "Erlang B" in text and "model MTTF" in text
 
 
 def test_saturated_loop_has_no_pool_answer_but_the_fixes_do_not_freeze():

@@ -1,18 +1,19 @@
 """Episodes: the model server under open-ended Poisson traffic, stopped on an event.
 
 The risk estimators ask questions a fixed-length run cannot: "how long until the first freeze",
-"does this regeneration cycle reach k connections checked out before the server is empty
-again". An episode starts the server warm (the pool holds `pool_size` idle connections and has
-run first_connect, as a server that has served before; `QueuePool.warm`) and empty, which is
-the state the server returns to whenever its last request ends and every connection is back: a
-regeneration point, because Poisson arrivals have no memory. The episode then stops at the
-first of: a freeze (the loop held for at least `freeze_threshold`), a checkout that lifts
-`importance` to `level` (or any checkout that waits: the step before a freeze), the server
-empty again (`until_empty`), or `horizon` seconds.
+"does this excursion reach the next level before the pool drains". An episode starts the server
+warm (the pool holds `pool_size` idle connections and has run first_connect, as a server that
+has served for a while; `QueuePool.warm`) and stops at the first of: a freeze (the loop held for
+at least `freeze_threshold`), a checkout that lifts `importance` to `level` (or any checkout that
+waits: the step before a freeze), a checkin that leaves at most `floor` connections checked out,
+or `horizon` seconds. A base run given `marks` does not stop at the floor: it notes instead
+the moments `importance` first reaches each mark in each excursion above the floor.
 
-Every arrival comes from `times`, an ascending iterator: replaying an episode's `sent` prefix
-and then a fresh Poisson stream reproduces its state at a moment and continues it at random,
-which is how multilevel splitting branches a trajectory without copying simulator state.
+Every arrival comes from `times`, an ascending iterator. The model is deterministic given its
+arrivals, and the server's state at a moment depends only on the requests still in flight, so
+replaying the sends of the last few holds onto a warm server and then a fresh Poisson stream
+reproduces a state and continues it at random: how multilevel splitting branches a trajectory
+without copying simulator state.
 """
 
 from __future__ import annotations
@@ -27,14 +28,22 @@ from sim.model.simulate import assemble
 from sim.result import BLOCK_MIN
 from sim.scenario import Scenario
 
+Importance = Callable[[float, Sequence[float]], float]  # (now, checkout times oldest first)
+
+
+def held(now: float, checkouts: Sequence[float]) -> float:
+    """The plainest importance: connections checked out."""
+    return float(len(checkouts))
+
 
 @dataclass(frozen=True)
 class Episode:
-    reason: str  # "freeze", "level", "empty" or "horizon"
+    reason: str  # "freeze", "level", "floor" or "horizon"
     end: float  # when it stopped
     freeze_at: float | None  # start of the first freeze, if one was declared
     sent: tuple[float, ...]  # every send time up to `end`
     holds: tuple[float, ...]  # how long each connection checked in so far was held
+    marked: tuple[tuple[float, ...], ...]  # per mark: when each excursion first reached it
 
 
 def poisson(rate: float, start: float, rng: random.Random) -> Iterator[float]:
@@ -45,12 +54,14 @@ def poisson(rate: float, start: float, rng: random.Random) -> Iterator[float]:
         yield t
 
 
-Importance = Callable[[float, Sequence[float]], float]  # (now, checkout times oldest first)
-
-
-def held(now: float, checkouts: Sequence[float]) -> float:
-    """The plainest importance: connections checked out."""
-    return float(len(checkouts))
+def replay(
+    prefix: Sequence[float], rate: float, at: float, memory: float, rng: random.Random
+) -> tuple[Iterator[float], float]:
+    """`prefix`'s sends in the last `memory` seconds up to `at`, then fresh arrivals from `at`,
+    on a clock that starts where the window does; and `at` on that clock."""
+    offset = max(0.0, at - memory)
+    kept = (t - offset for t in prefix if offset <= t <= at)
+    return itertools.chain(kept, poisson(rate, at - offset, rng)), at - offset
 
 
 def run_episode(
@@ -60,10 +71,13 @@ def run_episode(
     horizon: float,
     level: float | None = None,
     importance: Importance = held,
-    until_empty: bool = False,
+    floor: int | None = None,
+    marks: Sequence[float] = (),
+    after: float = 0.0,
 ) -> Episode:
+    """`after`: the replayed past ends there; no level, floor or mark counts before it."""
     model = assemble(scenario)
-    env, loop, pool, traffic = model.env, model.loop, model.pool, model.traffic
+    env, loop, pool = model.env, model.loop, model.pool
     if scenario.pool_size:
         pool.warm(scenario.pool_size)
     stop = env.event()
@@ -91,41 +105,50 @@ def run_episode(
     def on_wait() -> None:  # a checkout waits: a freeze if the loop is still held a threshold on
         at = env.now
         env.timeout(threshold).callbacks.append(lambda _: check(at))
-        if level is not None:
+        if level is not None and at >= after:
             finish("level")
 
     checkouts: deque[float] = deque()  # held connections' checkout times; holds end in order
     holds: list[float] = []
+    marked: list[list[float]] = [[] for _ in marks]
+    armed = [True] * len(marks)  # each mark counts once per excursion above the floor
 
     def on_checkout(_: int) -> None:
         checkouts.append(env.now)
-        if level is not None and importance(env.now, checkouts) >= level:
+        if (level is None and not marks) or env.now < after:
+            return
+        value = importance(env.now, checkouts)
+        if level is not None and value >= level:
             finish("level")
+        for k, mark in enumerate(marks):
+            if armed[k] and value >= mark:
+                armed[k] = False
+                marked[k].append(env.now)
+
+    def on_checkin(count: int) -> None:
+        holds.append(env.now - checkouts.popleft())
+        if floor is not None and count <= floor and env.now >= after:
+            armed[:] = [True] * len(marks)
+            if not marks:
+                finish("floor")
 
     def watchdog() -> Iterator:  # any other freeze (a saturated loop), seen within a threshold
         while True:
             yield env.timeout(threshold)
             check(env.now - threshold)
 
-    def on_checkin(_: int) -> None:
-        holds.append(env.now - checkouts.popleft())
-
     pool.on_wait = on_wait
     pool.on_checkout = on_checkout
     pool.on_checkin = on_checkin
-    if until_empty:
-        traffic.on_idle = lambda: finish("empty") if pool.checkedout == 0 else None
     model.client.stream(times)
     env.process(loop.run_forever())
     env.process(watchdog())
     env.run(until=stop | env.timeout(horizon))
-    sent = tuple(e.sent_at for e in traffic.exchanges if e.sent_at is not None)
-    return Episode(str(outcome["reason"]), env.now, outcome["freeze_at"], sent, tuple(holds))  # type: ignore[arg-type]
-
-
-def replay(
-    prefix: tuple[float, ...], rate: float, at: float, rng: random.Random
-) -> Iterator[float]:
-    """`prefix`'s sends up to `at`, then fresh Poisson arrivals from `at` on."""
-    kept = (t for t in prefix if t <= at)
-    return itertools.chain(kept, poisson(rate, at, rng))
+    return Episode(
+        reason=str(outcome["reason"]),
+        end=env.now,
+        freeze_at=outcome["freeze_at"],  # type: ignore[arg-type]
+        sent=tuple(e.sent_at for e in model.traffic.exchanges if e.sent_at is not None),
+        holds=tuple(holds),
+        marked=tuple(tuple(m) for m in marked),
+    )

@@ -1,23 +1,20 @@
 """Mean time to the first freeze (MTTF) of a server under steady Poisson traffic.
 
-Both estimators start from the regeneration state of `episodes` (warm, empty) and use that
-   MTTF = E[min(tau, T)] / P(T < tau)
-for a regenerative process (tau: one cycle from empty to empty, T: time to the first freeze):
+Both estimators start the server warm (`episodes`):
   - "replications": run K episodes until the first freeze (or a horizon) and average; the
     direct answer, affordable while freezes come within minutes of simulated traffic;
   - "splitting": multilevel splitting (Garvels & Kroese 1998; L'Ecuyer, Le Gland, Lezaud &
-    Tuffin 2009) on the number of connections checked out, with a fixed number of successes
-    per stage (inverse binomial sampling, unbiased at each stage). Branches from the states
-    that reached k connections run to k + 1 or back to empty, up to pool_size + max_overflow;
-    the last stage runs to a freeze or back to empty. P(T < tau) is the product of the
-    stages' estimates, E[min(tau, T)] the mean of plain cycles. Batches are independent
-    repetitions of the whole procedure; their spread gives the interval.
+    Tuffin 2009) for rare freezes: the rate of freezes in steady state as the rate of
+    excursions above the mean load times the product of the chances that an excursion climbs
+    each level of an importance function to the next, then freezes. Fixed success per stage
+    (inverse binomial sampling) keeps every stage unbiased however rare its step; batches are
+    independent repetitions whose spread bounds the interval.
 A freeze that needs no full pool (a loop saturated by request CPU alone) is outside the
 splitting's levels: the estimator counts such branches and says so, and `auto` then uses
 replications.
 
-P(freeze within t) assumes the first freeze is exponential in t with this mean: the limit
-for rare freezes from a regenerative process (Keilson 1979), and what the two methods are
+MTTF = 1 / (freezes per second), and P(freeze within t) = 1 - exp(-t / MTTF): the limit for
+rare freezes of a process that forgets its past (Keilson 1979), and what the two methods are
 tested against each other with.
 """
 
@@ -30,18 +27,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from scipy import stats
+from scipy import special
 
-from sim.risk.episodes import poisson, replay, run_episode
+from sim.queueing import hold_time
+from sim.risk.episodes import Episode, poisson, replay, run_episode
 from sim.risk.intervals import Z, exponential_mean, mean_interval, wilson
 from sim.scenario import Scenario
 
 WITHIN = (60.0, 3600.0, 86400.0)
 METHODS = ("auto", "replications", "splitting")
-SPLITTING = "splitting (multilevel, fixed success, on connections checked out; regenerative)"
+SPLITTING = "splitting (multilevel, fixed success, steady-state excursions)"
 LEVEL_STEP = 5.0  # each stage about 1 in 5: a good split (L'Ecuyer et al. 2009 suggest ~e^-1.6)
 HITS = 48  # successes per stage and batch: fewer leave too few ancestors to branch from
-CYCLES = 400  # plain cycles for E[min(tau, T)]
+BASE_REQUESTS = 20_000  # arrivals of each batch's stationary base run
+MEMORY_HOLDS = 4  # a replay window of 4 of the longest holds: older sends left no trace
 # Work budget in simulated requests: ~30 s of CPU on this machine's model at 2026-12.
 BUDGET = 300_000
 PILOT = 20
@@ -51,8 +50,9 @@ FACTOR = 2.0
 
 @dataclass(frozen=True)
 class MTTF:
-    mttf_s: float
-    mttf_ci: tuple[float, float]
+    # None: not estimated within the budget, the interval's lower bound still holds.
+    mttf_s: float | None
+    mttf_ci: tuple[float, float | None]
     p_within: dict[str, float]
     p_within_ci: dict[str, tuple[float, float]]
     method: str
@@ -77,13 +77,18 @@ def _quiet(_: str) -> None:
     return None
 
 
-def _within(mttf: float, ci: tuple[float, float]) -> tuple[dict, dict]:
-    def p(mean: float, t: float) -> float:
-        return 0.0 if math.isinf(mean) else 1 - math.exp(-t / mean) if mean > 0 else 1.0
+def _within(mttf: float | None, ci: tuple[float, float | None]) -> tuple[dict, dict]:
+    """P(freeze within t) for an exponential first freeze of mean `mttf`; None where the mean
+    is unknown (only the bound that the interval's lower end gives is known then)."""
+
+    def p(mean: float | None, t: float) -> float | None:
+        if mean is None:
+            return None
+        return 0.0 if math.isinf(mean) else round(1 - math.exp(-t / mean), 6) if mean > 0 else 1.0
 
     lo, hi = ci
-    p_within = {f"{t:g}": round(p(mttf, t), 6) for t in WITHIN}
-    p_ci = {f"{t:g}": (round(p(hi, t), 6), round(p(lo, t), 6)) for t in WITHIN}
+    p_within = {f"{t:g}": p(mttf, t) for t in WITHIN}
+    p_ci = {f"{t:g}": (0.0 if hi is None else p(hi, t), p(lo, t)) for t in WITHIN}
     return p_within, p_ci
 
 
@@ -158,10 +163,27 @@ Entrance = tuple[tuple[float, ...], float]  # the sends that lead to a state, an
 
 
 class _OutOfBudget(Exception):
-    """The budget ran out inside a batch: the batch is dropped, its partial odds kept."""
+    """The budget ran out inside a batch: the batch is dropped, an upper bound on its rate
+    of freezes kept (the stages run so far, the one cut short at its Wilson upper bound)."""
 
     def __init__(self, bound: float) -> None:
-        self.bound = bound  # an upper bound on P(T < tau) from the stages run so far
+        self.bound = bound
+
+
+def log_poisson_tail(k: int, mu: float) -> float:
+    """log P(Poisson(mu) >= k), accurate far into the tail where the plain sum underflows:
+    the leading term times a fast-converging series for mu < k (scipy's logsf costs 15x)."""
+    if k <= 0:
+        return 0.0
+    if mu >= k:
+        return math.log(special.gammainc(k, mu))
+    term = total = 1.0
+    j = 0
+    while term > 1e-12 * total:
+        j += 1
+        term *= mu / (k + j)
+        total += term
+    return -mu + k * math.log(mu) - math.lgamma(k + 1) + math.log(total)
 
 
 @dataclass(frozen=True)
@@ -170,10 +192,10 @@ class Potential:
     oldest held connection is checked in), taking each hold to last `hold` seconds.
 
     Counting connections alone ranks a pool of 14 fresh holds with one of 14 about to end, and
-    the branches from the second rarely climb: their spread is what made plain levels on the
-    count unreliable here (MTTF estimates 5x apart between batches at 30 req/s on 5+10). Any
-    importance function keeps splitting unbiased; a good one keeps it precise (the log of the
-    probability of reaching the rare set is the ideal one: Garvels & Kroese 1998).
+    the branches from the second rarely climb: their spread made levels on the count unreliable
+    here (MTTF estimates 5x apart between batches at 30 req/s on 5+10). Any importance function
+    keeps splitting unbiased; a good one keeps it precise (the log of the probability of
+    reaching the rare set is the ideal one: Garvels & Kroese 1998).
     """
 
     rate: float
@@ -184,57 +206,81 @@ class Potential:
         # A hold past its expected end (the loop is late) counts as ending in 1 % of a hold.
         residual = self.hold - (now - checkouts[0]) if checkouts else self.hold
         residual = max(residual, self.hold / 100)
-        need = self.capacity + 1 - len(checkouts)
-        return float(stats.poisson.logsf(need - 1, self.rate * residual))
+        return log_poisson_tail(self.capacity + 1 - len(checkouts), self.rate * residual)
 
-    def levels(self) -> list[float]:
+    def ladder(self) -> list[float]:
         """From one fresh hold to a full pool of fresh holds, a factor LEVEL_STEP apart."""
         low = self(0.0, [0.0])
         high = self(0.0, [0.0] * self.capacity)
         count = max(1, math.ceil((high - low) / math.log(LEVEL_STEP)))
-        return [low + (high - low) * k / count for k in range(1, count + 1)]
+        return [low + (high - low) * k / count for k in range(count + 1)]
 
 
 @dataclass
 class _Batch:
-    """One fixed-success splitting run: each stage runs branches until HITS of them reach the
-    next level, so a rare step costs more branches instead of ending the run with none."""
+    """One splitting run from a stationary base run.
+
+    The base run (warm, BASE_REQUESTS arrivals) is cut into excursions above `floor` (the
+    mean number of connections held); each excursion's first entrance into the start level
+    is a state to branch from, and their count over the base run's length is the rate of
+    excursions. Each stage then runs branches until HITS of them reach the next level (fixed
+    success, inverse binomial sampling) or the pool drains to the floor; the last stage runs
+    to a freeze. Freezes per second = excursions per second x the product of the stages'
+    estimates (the rate of a rare set in steady state: Garvels 2000, ch. 2).
+    """
 
     scenario: Scenario
     rate: float
     potential: Potential
+    floor: int
+    memory: float
     rng: random.Random
     spend: Spend
     runs: int = 0
     simulated: float = 0.0
     saturated: int = 0
 
-    def stage(
-        self, states: list[Entrance], target: float | None, bound: float
-    ) -> tuple[float, int, list[Entrance]]:
-        """(P(next level | a state of `states`), the entrance states of the next level).
+    def base(self, ladder: list[float]) -> tuple[float, float, list[Entrance], float]:
+        """(base run seconds, start level, its entrance states, excursions per second)."""
+        horizon = BASE_REQUESTS / self.rate
+        episode = run_episode(
+            self.scenario,
+            poisson(self.rate, 0.0, self.rng),
+            horizon=horizon,
+            importance=self.potential,
+            floor=self.floor,
+            marks=ladder,
+        )
+        self._count(episode, 0.0)
+        seconds = episode.freeze_at if episode.freeze_at is not None else episode.end
+        # The highest level the base run entered often enough to branch from.
+        k = max((k for k, m in enumerate(episode.marked) if len(m) >= HITS), default=0)
+        entered = [(episode.sent, t) for t in episode.marked[k] if t <= seconds]
+        return seconds, ladder[k], entered, len(entered) / seconds
 
-        Inverse binomial sampling: trials until HITS successes, (HITS-1)/(trials-1) unbiased.
-        """
+    def stage(
+        self, states: list[Entrance], target: float | None, rate: float
+    ) -> tuple[float, int, list]:
+        """(P(next level | a state of `states`), trials, the next level's entrance states);
+        `rate`, the freezes per second so far, bounds the batch if the budget runs out."""
         hits: list[Entrance] = []
         trials = 0
         while len(hits) < HITS:
             if self.spend.exhausted:
-                raise _OutOfBudget(bound * wilson(len(hits), trials)[1])
-            prefix, at = self.rng.choice(states)
-            times = replay(prefix, self.rate, at, self.rng)
+                raise _OutOfBudget(rate * wilson(len(hits), trials)[1])
+            prefix, moment = self.rng.choice(states)
+            times, at = replay(prefix, self.rate, moment, self.memory, self.rng)
             episode = run_episode(
                 self.scenario,
                 times,
                 horizon=math.inf,
                 level=target,
                 importance=self.potential,
-                until_empty=True,
+                floor=self.floor,
+                after=at,
             )
             trials += 1
-            self.runs += 1
-            self.spend.add(len(episode.sent))
-            self.simulated += episode.end - at
+            self._count(episode, at)
             wanted = "freeze" if target is None else "level"
             if episode.reason == wanted:
                 hits.append((episode.sent, episode.end))
@@ -242,30 +288,25 @@ class _Batch:
                 self.saturated += 1
         return (HITS - 1) / (trials - 1), trials, hits
 
-    def run(self) -> tuple[float, float]:
-        """P(T < tau), from empty to each level in turn, then to a freeze; and the estimate's
-        relative variance, from each stage's (Finney 1949: p(1-p)/(N-2) for inverse sampling)
-        as if the stages were independent."""
-        p, relvar, states = 1.0, 1.0, [((), 0.0)]
-        for target in [*self.potential.levels(), None]:
-            step, trials, states = self.stage(states, target, p)
-            p *= step
+    def _count(self, episode: Episode, at: float) -> None:
+        self.runs += 1
+        self.simulated += episode.end - at
+        self.spend.add(len(episode.sent))
+
+    def run(self, ladder: list[float]) -> tuple[float, float]:
+        """Freezes per second, and the estimate's relative variance: the excursions' count as
+        Poisson, each stage's as if independent (Finney 1949: p(1-p)/(N-2) for inverse
+        sampling)."""
+        seconds, start, states, excursions = self.base(ladder)
+        if not states:  # not one excursion reached the start level: at most ~3 per base run
+            raise _OutOfBudget(3 / seconds)
+        rate, relvar = excursions, 1 + 1 / len(states)
+        for target in [*(level for level in ladder if level > start), None]:
+            step, trials, states = self.stage(states, target, rate)
+            rate *= step
             if step < 1:
                 relvar *= 1 + (1 - step) / (step * (trials - 2))
-        return p, relvar - 1
-
-
-def _cycles(
-    scenario: Scenario, rate: float, count: int, rng: random.Random
-) -> tuple[list[float], list[float]]:
-    """Plain regeneration cycles, empty to empty (or to a first freeze): min(tau, T) of each,
-    and every connection's hold in them."""
-    lengths, holds = [], []
-    for _ in range(count):
-        episode = run_episode(scenario, poisson(rate, 0.0, rng), horizon=math.inf, until_empty=True)
-        lengths.append(episode.freeze_at if episode.freeze_at is not None else episode.end)
-        holds += episode.holds
-    return lengths, holds
+        return rate, relvar - 1
 
 
 def splitting(
@@ -276,7 +317,7 @@ def splitting(
     budget: int = BUDGET,
     report: Report = _quiet,
 ) -> MTTF:
-    """Batches of fixed-success splitting until the interval is within FACTOR, or the budget."""
+    """Batches of splitting until the interval is within FACTOR, or the budget is spent."""
     spend = Spend(budget)
     scenario = _steady(scenario, rate)
     capacity = scenario.capacity
@@ -287,53 +328,60 @@ def splitting(
             else f"endpoint {scenario.endpoint}: a checkout never waits on the loop thread"
         )
         return _finish(math.inf, (math.inf, math.inf), SPLITTING, 0, 0.0, spend, 0, [reason])
-    cycles, holds = _cycles(scenario, rate, CYCLES, random.Random(f"cycles:{scenario.seed}"))
-    # The hold as the model runs it (awaited work, query, response, the teardown's thread hop).
-    potential = Potential(rate, statistics.median(holds), int(capacity))
+    # The hold as the model runs it (awaited work, query, response, the teardown's thread hop),
+    # from a short warm run: what the importance function and the replay window are sized on.
+    warm = run_episode(scenario, poisson(rate, 0.0, random.Random(f"holds:{scenario.seed}")),
+                       horizon=200 / rate)  # fmt: skip
+    hold = statistics.median(warm.holds) if warm.holds else hold_time(scenario)
+    potential = Potential(rate, hold, int(capacity))
+    floor = min(int(capacity) - 1, math.floor(rate * hold))
+    memory = MEMORY_HOLDS * max(warm.holds, default=hold)
+    ladder = potential.ladder()
     estimates: list[tuple[float, float]] = []
-    runs, simulated, saturated = len(cycles), math.fsum(cycles), 0
+    runs, simulated, saturated = 1, warm.end, 0
     notes: list[str] = []
-    mean, ci = math.inf, (0.0, math.inf)
+    mean: float | None = math.inf
+    ci: tuple[float, float | None] = (0.0, math.inf)
     for b in range(max_batches):
         rng = random.Random(f"splitting:{scenario.seed}:{b}")
-        batch = _Batch(scenario, rate, potential, rng, spend)
+        batch = _Batch(scenario, rate, potential, floor, memory, rng, spend)
         try:
-            estimates.append(batch.run())
+            estimates.append(batch.run(ladder))
         except _OutOfBudget as out:
             if not estimates:
-                m = mean_interval(cycles)[0]
-                mean, ci = math.inf, (m / out.bound if out.bound > 0 else math.inf, math.inf)
+                mean, ci = None, (1 / out.bound if out.bound > 0 else math.inf, None)
                 notes.append("the budget ran out inside the first batch: a lower bound only")
             break
         finally:
             runs, simulated = runs + batch.runs, simulated + batch.simulated
             saturated += batch.saturated
-        mean, ci = _ratio(cycles, estimates)
+        mean, ci = _interval(estimates)
         report(f"splitting batch {b + 1}: MTTF {_show(mean)} [{_show(ci[0])}, {_show(ci[1])}]")
         if len(estimates) >= min_batches and ci[1] <= FACTOR * mean:
             break
+    if 0 < len(estimates) < min_batches:
+        notes.append(
+            f"the budget allowed {len(estimates)} of the {min_batches} batches wanted: the "
+            "interval is the stage-wise one, which ignores the branches' shared ancestors"
+        )
     if saturated:
         notes.append(f"{saturated} branches froze before the pool was full (loop saturation)")
     return _finish(mean, ci, SPLITTING, runs, simulated, spend, HITS * len(estimates), notes)
 
 
-def _ratio(
-    cycles: list[float], estimates: list[tuple[float, float]]
-) -> tuple[float, tuple[float, float]]:
-    """E[min(tau, T)] / P(T < tau), with a log-normal interval whose variance is the larger of
+def _interval(estimates: list[tuple[float, float]]) -> tuple[float, tuple[float, float]]:
+    """1 / (freezes per second), with a log-normal interval whose variance is the larger of
     the stage-wise one and, from 4 batches on, the batches' own spread (it also sees the
     correlation between branches of one ancestor, which the stage-wise one ignores)."""
-    m, (m_lo, _) = mean_interval(cycles)
-    ps = [p for p, _ in estimates]
-    p = math.fsum(ps) / len(ps)
-    if p <= 0:
+    rates = [r for r, _ in estimates]
+    rate = math.fsum(rates) / len(rates)
+    if rate <= 0:
         return math.inf, (0.0, math.inf)
-    var = math.fsum(q * q * v for q, v in estimates) / len(ps) ** 2
-    if len(ps) >= 4:
-        var = max(var, math.fsum((q - p) ** 2 for q in ps) / (len(ps) - 1) / len(ps))
-    rel_m = (m - m_lo) / (Z * m) if m > 0 else 0.0
-    sigma = math.sqrt(math.log1p(var / (p * p) + rel_m * rel_m))
-    mean = m / p
+    var = math.fsum(r * r * v for r, v in estimates) / len(rates) ** 2
+    if len(rates) >= 4:
+        var = max(var, math.fsum((r - rate) ** 2 for r in rates) / (len(rates) - 1) / len(rates))
+    sigma = math.sqrt(math.log1p(var / (rate * rate)))
+    mean = 1 / rate
     return mean, (mean * math.exp(-Z * sigma), mean * math.exp(Z * sigma))
 
 

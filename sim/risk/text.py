@@ -11,7 +11,7 @@ from sim.risk.mttf import MTTF
 def duration(seconds: float | None) -> str:
     """Seconds in the unit a reader thinks in: 45 s, 12 min, 3.2 h, 5 days, 2.1 years."""
     if seconds is None:
-        return "-"
+        return "unknown"
     if math.isinf(seconds):
         return "never"
     for unit, size in (("years", 365 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
@@ -52,15 +52,15 @@ def risk_text(risk: dict[str, Any], duration_s: float) -> str:
 
 def mttf_text(estimate: MTTF, rate: float) -> str:
     lo, hi = estimate.mttf_ci
-    lines = [
-        f"mean time to the first freeze at {rate:g} req/s: {duration(estimate.mttf_s)} "
-        f"(95% interval {duration(lo)} to {duration(hi)})",
-    ]
+    if estimate.mttf_s is None:
+        head = f"more than {duration(lo)} (a lower bound: the budget ran out)"
+    else:
+        head = f"{duration(estimate.mttf_s)} (95% interval {duration(lo)} to {duration(hi)})"
+    lines = [f"mean time to the first freeze at {rate:g} req/s: {head}"]
     for t, p in estimate.p_within.items():
         p_lo, p_hi = estimate.p_within_ci[t]
-        lines.append(
-            f"  P(freeze within {duration(float(t))}): {_pct(p)} [{_pct(p_lo)}, {_pct(p_hi)}]"
-        )
+        shown = f"at most {_pct(p_hi)}" if p is None else f"{_pct(p)} [{_pct(p_lo)}, {_pct(p_hi)}]"
+        lines.append(f"  P(freeze within {duration(float(t))}): {shown}")
     lines.append(
         f"method: {estimate.method}; {estimate.replications} episodes, "
         f"{estimate.requests} requests over {duration(estimate.simulated_s)} simulated"

@@ -42,7 +42,7 @@ def test_auto_splits_when_freezes_are_rare():
 
 def test_potential_levels_climb_to_a_full_pool_of_fresh_holds():
     potential = Potential(rate=20.0, hold=0.1, capacity=15)
-    levels = potential.levels()
+    levels = potential.ladder()
     assert levels == sorted(levels)
     assert levels[-1] == pytest.approx(potential(0.0, [0.0] * 15))
     # a pool of 14 about to be returned is worth less than 14 fresh holds
