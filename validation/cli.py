@@ -145,9 +145,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_risk(args: argparse.Namespace) -> int:
-    from sim.risk.text import risk_text
     from validation.cases import risk_case
-    from validation.risk import check_replications, measure, measured_risk, stored_runs
+    from validation.risk import check_replications, measure, measured_risk, odds_text, stored_runs
 
     case = risk_case(args.case)
     check_replications(args.replications)
@@ -162,9 +161,11 @@ def cmd_risk(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
     )
     results = [r for p, r in stored_runs(args.stack, case.name) if int(p.stem) < args.replications]
+    if not results:
+        raise HarnessFailure(f"no run of {case.name} on {args.stack} finished")
     risk = measured_risk(results)
     print(f"{args.stack}/{case.name}: the real app over {risk.replications} runs")
-    print(risk_text(risk.to_dict(), results[0].params["duration"]))
+    print(odds_text(risk, results[0].params["duration"]))
     return 0
 
 

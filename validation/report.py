@@ -174,8 +174,10 @@ def odds_table(odds: Sequence[OddsRow]) -> list[str]:
         "runs, a run that never froze counting as later than any (> run: the median run did "
         "not freeze). Agree: the real and the model's (many seeds) P(freeze) intervals "
         "overlap. Each run is cut off 3 s after its last send (a collapsed server drains one "
-        "request per pool_timeout for tens of minutes); load: the 1-minute load average "
-        "before each run, min / median / max, on 2 cores shared with other work.",
+        "request per pool_timeout for tens of minutes), so the frozen fraction and error "
+        "rate in REPORT.json are not comparable with the model's and are not shown; load: the "
+        "1-minute load average before each run, min / median / max, on 2 cores shared with "
+        "other work.",
         "",
         "| case | stack | K | real P(freeze) | model paired | per run | model K seeds "
         f"| model {_many(odds)} seeds | P(collapse) real / model | first freeze median s "

@@ -91,3 +91,30 @@ def stored_runs(stack: str, case: str, root: Path = RISK_RESULTS) -> list[tuple[
 
 def measured_risk(results: Sequence[Result]) -> Risk:
     return risk_of([r.summary for r in results])
+
+
+def odds_text(risk: Risk, duration: float) -> str:
+    """What a cut-off run decides: the odds of a freeze and of a collapse, and when. Frozen
+    fraction and error rate are left out: a run cut off mid-collapse ends before its backlog."""
+
+    def pct(p: float) -> str:
+        return f"{100 * p:.3g}%"
+
+    def odds(p: float, ci: tuple[float, float]) -> str:
+        return f"{pct(p)} [{pct(ci[0])}, {pct(ci[1])}]"
+
+    q = risk.first_freeze_quantiles
+    when = ", ".join(
+        f"{pct(float(key))} "
+        + (f"by {q[key]:.3f} s" if q[key] is not None else f"not in {duration:g} s")
+        for key in q
+    )
+    return "\n".join(
+        [
+            f"over {risk.replications} runs (95% Wilson intervals):",
+            f"  P(freeze within the run): {odds(risk.p_freeze, risk.p_freeze_ci)}",
+            f"  P(collapse, no recovery while traffic lasts): "
+            f"{odds(risk.p_collapse, risk.p_collapse_ci)}",
+            f"  first freeze: {when}",
+        ]
+    )

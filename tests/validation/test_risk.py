@@ -8,7 +8,7 @@ from sim.result import RequestRecord, build_result
 from sim.risk.replications import replication_seed
 from validation.cases import RISK_CASES, risk_case
 from validation.cli import main
-from validation.risk import measured_risk, run_path, stored_runs
+from validation.risk import measured_risk, odds_text, run_path, stored_runs
 
 
 def stored_run(root, k, *, froze_at=None, recovered=True, root_seed=7, stack="modern"):
@@ -64,6 +64,16 @@ def test_measured_odds_count_freezes_and_collapses_over_the_stored_runs(tmp_path
     assert lo < 0.75 < hi
     # nearest rank over 4 runs, the one that never froze counted last: 0.5, 1.0, 2.0, never
     assert risk.first_freeze_quantiles == {"0.1": 0.5, "0.5": 1.0, "0.9": None}
+
+
+def test_the_odds_text_gives_both_intervals_and_says_where_a_quantile_is_past_the_run(tmp_path):
+    stored_run(tmp_path, 0)
+    stored_run(tmp_path, 1, froze_at=1.0, recovered=False)
+    text = odds_text(measured_risk([r for _, r in stored_runs("modern", "risk-edge", tmp_path)]), 4)
+    assert "P(freeze within the run): 50% [9.45%, 90.5%]" in text
+    assert "P(collapse, no recovery while traffic lasts): 50% [9.45%, 90.5%]" in text
+    assert "10% by 1.000 s, 50% by 1.000 s, 90% not in 4 s" in text
+    assert "frozen fraction" not in text
 
 
 def test_stored_summaries_are_derived_again_from_the_timeline(tmp_path):
