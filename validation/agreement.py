@@ -144,6 +144,9 @@ class OddsRow:
     many: Risk
     loadavg: tuple[float, float, float]  # min, median, max of the 1-min load before each run
     cut_off: int  # runs stopped after the traffic with requests still out
+    # First freezes in the cold start (the first COLD_START s, the pool still opening its
+    # connections), in the real runs and in the model's many seeds.
+    cold_start: tuple[int, int]
 
     @property
     def agree(self) -> bool:

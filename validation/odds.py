@@ -25,10 +25,16 @@ from validation.compare import measured_scenario, model_scenario, predict
 from validation.risk import RISK_RESULTS, stored_runs
 
 MANY = 200
+COLD_START = 1.0  # seconds: the issue's "cold pool" window
 
 
 def froze(summary: Summary) -> bool:
     return summary.first_freeze_at is not None
+
+
+def cold(summaries: Sequence[Summary]) -> int:
+    """How many first froze within the cold start."""
+    return sum(froze(s) and s.first_freeze_at < COLD_START for s in summaries)
 
 
 def root_seed(runs: Sequence[tuple[Path, Result]]) -> int:
@@ -72,6 +78,7 @@ def odds_row(
         many=risk_of(own),
         loadavg=(min(loads), statistics.median(loads), max(loads)),
         cut_off=sum("cut_off_at" in r.params.get("harness", {}) for r in measured),
+        cold_start=(cold([r.summary for r in measured]), cold(own)),
     )
 
 

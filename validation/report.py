@@ -172,7 +172,9 @@ def odds_table(odds: Sequence[OddsRow]) -> list[str]:
         f"{_many(odds)} seeds: the model's own draws from the same root seed, no trace. "
         "Collapse: no recovery while the traffic lasts. First freeze: the median over all "
         "runs, a run that never froze counting as later than any (> run: the median run did "
-        "not freeze). Agree: the real and the model's (many seeds) P(freeze) intervals "
+        "not freeze). Cold start: how many runs first froze within 1 s (the pool still "
+        "opening its connections), real / model over its many seeds. Agree: the real and "
+        "the model's (many seeds) P(freeze) intervals "
         "overlap. Each run is cut off 3 s after its last send (a collapsed server drains one "
         "request per pool_timeout for tens of minutes), so the frozen fraction and error "
         "rate in REPORT.json are not comparable with the model's and are not shown; load: the "
@@ -181,8 +183,8 @@ def odds_table(odds: Sequence[OddsRow]) -> list[str]:
         "",
         "| case | stack | K | real P(freeze) | model paired | per run | model K seeds "
         f"| model {_many(odds)} seeds | P(collapse) real / model | first freeze median s "
-        "real / model | load | agree |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "real / model | cold start real / model | load | agree |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in odds:
         k = o.measured.replications
@@ -191,6 +193,7 @@ def odds_table(odds: Sequence[OddsRow]) -> list[str]:
             f"| {o.paired_same}/{k} | {_p(o.same_seeds)} | {_p(o.many)} "
             f"| {_p(o.measured, 'p_collapse')} / {_p(o.many, 'p_collapse')} "
             f"| {_median(o.measured)} / {_median(o.many)} "
+            f"| {o.cold_start[0]}/{k} / {o.cold_start[1]}/{o.many.replications} "
             f"| {' / '.join(f'{x:.1f}' for x in o.loadavg)} "
             f"| {'yes' if o.agree else '**no**'} |"
         )
@@ -215,6 +218,7 @@ def _odds_record(o: OddsRow) -> dict[str, Any]:
         "many": o.many.to_dict(),
         "loadavg": list(o.loadavg),
         "cut_off": o.cut_off,
+        "cold_start": list(o.cold_start),
     }
 
 

@@ -52,6 +52,14 @@ def test_paired_runs_replay_each_runs_send_times_and_own_draws_use_the_replicati
     assert row.many.p_freeze == sum(even) / 10 and row.many.replications == 10
     assert row.measured.p_freeze == 0.75 and row.measured.p_collapse == 0.75
     assert row.loadavg == (1.5, 3.0, 4.5)
+    assert row.cold_start == (0, 0)  # the app first froze at 2 s, the model at 1 s: not < 1 s
+
+
+def test_a_first_freeze_under_a_second_is_a_cold_start(tmp_path):
+    runs = _runs(tmp_path, [False, False])
+    row = odds_row("modern", "risk-edge", "edge", runs, many=3,
+                   simulate=lambda s: Result({}, (), (), _summary(0.4)))  # fmt: skip
+    assert row.cold_start == (0, 3)
 
 
 def test_agreement_is_the_overlap_of_the_two_freeze_intervals(tmp_path):

@@ -97,7 +97,7 @@ def _odds(agree: bool):
     measured = risk([True] * 8 + [False] * 12)
     model = risk([True] * 8 + [False] * 12) if agree else risk([False] * 200)
     return OddsRow("modern", "risk-edge", "edge", measured, measured, 14, measured, model,
-                   (1.2, 2.0, 2.6), 8)  # fmt: skip
+                   (1.2, 2.0, 2.6), 8, (1, 0))  # fmt: skip
 
 
 def test_freeze_odds_get_their_own_section_with_both_intervals_and_the_verdict():
@@ -111,7 +111,8 @@ def test_freeze_odds_get_their_own_section_with_both_intervals_and_the_verdict()
     assert cells[5] == "14/20"
     assert cells[8] == "0.40 [0.22, 0.61] / 0.40 [0.22, 0.61]"
     assert cells[9] == "> run / > run"  # 8 of 20 froze: the median run did not
-    assert cells[10] == "1.2 / 2.0 / 2.6"
+    assert cells[10] == "1/20 / 0/20"
+    assert cells[11] == "1.2 / 2.0 / 2.6"
     assert cells[-1] == "yes"
     cells = [c.strip() for c in rows[1].strip("|").split("|")]
     assert cells[7] == "0.00 [0.00, 0.02]"
@@ -129,3 +130,4 @@ def test_freeze_odds_go_into_report_json_with_their_risks():
     assert record["agree"] is False and record["agree_paired"] is True
     assert record["measured"]["p_freeze"] == 0.4 and record["many"]["replications"] == 200
     assert record["cut_off"] == 8 and record["loadavg"] == [1.2, 2.0, 2.6]
+    assert record["cold_start"] == [1, 0]
