@@ -194,6 +194,9 @@ CASES: tuple[Case, ...] = BURST_CASES + STEADY_CASES
 # pool_timeout as for STEADY: a 1 s checkout wait is measured at 0.99 s. risk-below is a
 # hold-out: nothing is tuned on it.
 EDGE = {"pool_timeout": 1.0, "freeze_threshold": 0.5, "duration": 30.0}
+# A risk run is watched this long after its traffic ends, then cut off (validation.risk): more
+# than pool_timeout + async_work, so a freeze under way at the last send is seen.
+CUT_OFF_GRACE = 3.0
 RISK_CASES: tuple[Case, ...] = (
     _case(
         "risk-edge", "Poisson 55 req/s for 30 s on 5+10, 1 s timeout", **EDGE, arrival="poisson:55"

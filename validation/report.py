@@ -15,6 +15,7 @@ from typing import Any
 
 from sim.risk.replications import Risk
 from validation.agreement import OddsRow, Row
+from validation.cases import CUT_OFF_GRACE
 from validation.figures import agreement_counts
 
 COLUMNS = ("handled_before_freeze", "ok", "server_errors", "frozen_seconds", "makespan")
@@ -175,7 +176,8 @@ def odds_table(odds: Sequence[OddsRow]) -> list[str]:
         "not freeze). Cold start: how many runs first froze within 1 s (the pool still "
         "opening its connections), real / model over its many seeds. Agree: the real and "
         "the model's (many seeds) P(freeze) intervals "
-        "overlap. Each run is cut off 3 s after its last send (a collapsed server drains one "
+        f"overlap. Each run is cut off {CUT_OFF_GRACE:g} s after its last send (a collapsed "
+        "server drains one "
         "request per pool_timeout for tens of minutes), so the frozen fraction and error "
         "rate in REPORT.json are not comparable with the model's and are not shown; load: the "
         "1-minute load average before each run, min / median / max, on 2 cores shared with "

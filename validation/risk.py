@@ -20,14 +20,13 @@ from pathlib import Path
 from sim.errors import ScenarioError
 from sim.result import Result
 from sim.risk.replications import Risk, replication_seed, risk_of
-from validation.cases import Case
+from validation.cases import CUT_OFF_GRACE, Case
 from validation.compare import load_measured, scenario_for
 from validation.errors import HarnessFailure
 from validation.postgres import database
 
 HERE = Path(__file__).parent
 RISK_RESULTS = HERE / "results" / "risk"
-CUT_OFF_GRACE = 3.0  # > pool_timeout + async_work: a freeze under way at the last send is seen
 MAX_REPLICATIONS = 1000
 
 

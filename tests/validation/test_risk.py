@@ -6,7 +6,7 @@ import pytest
 
 from sim.result import RequestRecord, build_result
 from sim.risk.replications import replication_seed
-from validation.cases import RISK_CASES, risk_case
+from validation.cases import CUT_OFF_GRACE, RISK_CASES, risk_case
 from validation.cli import main
 from validation.risk import measured_risk, odds_text, run_path, stored_runs
 
@@ -91,6 +91,7 @@ def test_risk_cases_stay_out_of_compares_set_and_share_the_seeds_pool():
         o = case.overrides
         assert (o["pool_size"], o["max_overflow"], o["client"]) == (5, 10, "external")
         assert o["freeze_threshold"] < o["pool_timeout"]
+        assert CUT_OFF_GRACE > o["pool_timeout"] + o["async_work"]
 
 
 @pytest.mark.parametrize(
