@@ -10,6 +10,11 @@ Steady traffic (the steady-traffic issue) is judged on what a user of a live ser
 it came back by itself after freezing (recovered, exact) and the fraction of time it was frozen
 (within 20 %, or 0.02 where both are near zero). Counts of 200s and 500s over a whole run are
 reported, not judged: one extra timeout early in a collapse shifts every later count.
+
+Freeze odds (validation.odds) are judged on P(freeze within the run): the measured Wilson 95 %
+interval and the model's (over many seeds) overlap, lo_real <= hi_model and lo_model <= hi_real.
+Overlap, not containment: with K = 20 runs the measured interval is about +-0.2 wide, and the
+model's own interval is not a point either.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.result import Result
+from sim.risk.replications import Risk
 
 ABS_TOLERANCE = 0.25
 REL_TOLERANCE = 0.10
@@ -122,3 +128,35 @@ class Row:
     def ok_at_zero(self) -> bool | None:
         """None where there is no burst prediction to judge (steady traffic, a failed run)."""
         return all(c.ok for c in self.at_zero) if self.at_zero else None
+
+
+@dataclass(frozen=True)
+class OddsRow:
+    """One risk case on one stack: the real app's odds and the model's."""
+
+    stack: str
+    case: str
+    what: str
+    measured: Risk
+    paired: Risk
+    paired_same: int  # runs where the model, on the run's send times, froze iff the app did
+    same_seeds: Risk
+    many: Risk
+    loadavg: tuple[float, float, float]  # min, median, max of the 1-min load before each run
+    cut_off: int  # runs stopped after the traffic with requests still out
+    # First freezes in the cold start (the first COLD_START s, the pool still opening its
+    # connections), in the real runs and in the model's many seeds.
+    cold_start: tuple[int, int]
+
+    @property
+    def agree(self) -> bool:
+        return overlap(self.measured.p_freeze_ci, self.many.p_freeze_ci)
+
+    @property
+    def agree_paired(self) -> bool:
+        return overlap(self.measured.p_freeze_ci, self.paired.p_freeze_ci)
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Two closed intervals share a point."""
+    return a[0] <= b[1] and b[0] <= a[1]

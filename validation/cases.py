@@ -189,6 +189,35 @@ STEADY_CASES: tuple[Case, ...] = (
 )
 CASES: tuple[Case, ...] = BURST_CASES + STEADY_CASES
 
+# The odds of a freeze near the edge of the seed's pool (validation.risk), judged over K runs
+# each, not one timeline, so they stay out of compare's set. The freeze threshold sits under
+# pool_timeout as for STEADY: a 1 s checkout wait is measured at 0.99 s. risk-below is a
+# hold-out: nothing is tuned on it.
+EDGE = {"pool_timeout": 1.0, "freeze_threshold": 0.5, "duration": 30.0}
+# A risk run is watched this long after its traffic ends, then cut off (validation.risk): more
+# than pool_timeout + async_work, so a freeze under way at the last send is seen.
+CUT_OFF_GRACE = 3.0
+RISK_CASES: tuple[Case, ...] = (
+    _case(
+        "risk-edge", "Poisson 55 req/s for 30 s on 5+10, 1 s timeout", **EDGE, arrival="poisson:55"
+    ),  # fmt: skip
+    _case(
+        "risk-below",
+        "Poisson 50 req/s for 30 s on 5+10, 2 s timeout (hold-out)",
+        **{**EDGE, "pool_timeout": 2.0},
+        arrival="poisson:50",
+    ),  # fmt: skip
+)
+
+
+def risk_case(name: str) -> Case:
+    """The risk case called `name`; a one-line error naming the flag otherwise."""
+    for case in RISK_CASES:
+        if case.name == name:
+            return case
+    known = ", ".join(c.name for c in RISK_CASES)
+    raise ScenarioError(f"--case must be one of: {known}; got {name!r}")
+
 
 def is_steady(case: Case) -> bool:
     """Steady traffic (poisson, closed, trace) is judged on recovery and time frozen."""

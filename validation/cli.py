@@ -1,4 +1,4 @@
-"""`python -m validation run | calibrate | compare`: parsing and printing only.
+"""`python -m validation run | calibrate | compare | risk`: parsing and printing only.
 
 Scenario flags are generated from `sim.scenario.SPECS`, so they are the model's flags, with the
 same names, parsing and one-line errors.
@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument("--rerun", action="store_true", help="measure again instead of reusing")
     cmp_.add_argument("--database-url")
+
+    risk = commands.add_parser("risk", help="a case K times on the real app: the freeze odds")
+    risk.add_argument("--stack", choices=tuple(STACKS), required=True)
+    risk.add_argument("--case", required=True, help="a risk case (validation/cases.py)")
+    risk.add_argument("--replications", type=int, required=True, help="runs, 1..1000")
+    risk.add_argument("--seed", type=int, default=0, help="root seed; run k at replication_seed")
+    risk.add_argument("--database-url")
     return parser
 
 
@@ -137,4 +144,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "calibrate": cmd_calibrate, "compare": cmd_compare}
+def cmd_risk(args: argparse.Namespace) -> int:
+    from validation.cases import risk_case
+    from validation.risk import check_replications, measure, measured_risk, odds_text, stored_runs
+
+    case = risk_case(args.case)
+    check_replications(args.replications)
+    if args.stack not in case.stacks:
+        raise ScenarioError(f"--stack {args.stack}: {case.name} runs on {', '.join(case.stacks)}")
+    measure(
+        args.stack,
+        case,
+        args.replications,
+        args.seed,
+        args.database_url,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    results = [r for p, r in stored_runs(args.stack, case.name) if int(p.stem) < args.replications]
+    if not results:
+        raise HarnessFailure(f"no run of {case.name} on {args.stack} finished")
+    risk = measured_risk(results)
+    print(f"{args.stack}/{case.name}: the real app over {risk.replications} runs")
+    print(odds_text(risk, results[0].params["duration"]))
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "calibrate": cmd_calibrate,
+    "compare": cmd_compare,
+    "risk": cmd_risk,
+}

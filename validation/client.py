@@ -33,6 +33,7 @@ def event(kind: str, **fields) -> None:
 
 async def request(client, url: str, i: int) -> None:
     sent_at = time.monotonic()  # the moment the request is handed to httpx
+    event("sent", i=i, sent_at=sent_at)  # a run cut off before the response still has it
     try:
         resp = await client.get(url, params={"i": i})
     except Exception as exc:  # every failure is a measurement: record its type

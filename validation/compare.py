@@ -144,12 +144,18 @@ def compare_all(
     log: Callable[[str], None] = print,
     out: Path = HERE,
     documents: Iterable[Path] = DOCUMENTS,
+    risk_results: Path = RESULTS / "risk",
 ) -> str:
     """Compare every stack's cases, write REPORT.md and REPORT.json to `out`, refresh the counts
     `documents` quote (FINDINGS.md before it goes into REPORT.md), return a summary.
 
-    `case` and `rerun` choose what is measured again; the report always covers every case.
+    `case` and `rerun` choose what is measured again; the report always covers every case, and
+    the freeze odds of every risk case with runs stored under `risk_results` (never re-measured
+    here: `python -m validation risk` does that).
     """
+    from validation.odds import odds_rows  # it builds on this module
+
+    stacks = tuple(stacks)
     rows: list[Row] = []
     skipped: dict[str, str] = {}
     with contextlib.ExitStack() as exits:
@@ -173,13 +179,14 @@ def compare_all(
             except HarnessUnavailable as exc:
                 skipped[stack] = str(exc)
                 log(f"{stack}: skipped: {exc}")
+    odds = odds_rows(stacks, risk_results, log)
     md, js = out / "REPORT.md", out / "REPORT.json"
-    report = render_json(rows, skipped)
+    report = render_json(rows, skipped, odds)
     counts = agreement_counts(report["rows"])
     for document in documents:
         if document.exists():
             rewrite(document, counts)
     findings = FINDINGS.read_text() if FINDINGS.exists() else None
     write_atomic(js, json.dumps(report, indent=1) + "\n")
-    write_atomic(md, render_markdown(rows, skipped, findings))
+    write_atomic(md, render_markdown(rows, skipped, findings, odds))
     return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"

@@ -4,7 +4,10 @@ Why a thread with a round trip: a hook inside asyncio (a patched `BaseEventLoop.
 debug mode's slow-callback warnings) never runs on uvloop, whose loop is C code that does not
 go through asyncio's Python loop. `call_soon_threadsafe` exists on both loops and wakes both; the
 probe measures the round trip from the thread's send to the callback's run, so it sees a block
-of any origin on any loop. One ping is in flight at a time, so a 30 s block yields one record.
+of any origin on any loop. One ping is in flight at a time; while it is unanswered the probe
+also reports the block so far every HEARTBEAT seconds, so a run stopped mid-freeze (the harness
+cuts a collapsed server off) still has the freeze up to the moment it was stopped. The partial
+reports overlap the final one, and `merge_blocks` joins them into one interval.
 
 Runs inside the stack's venv (Python 3.8 on era2020): stdlib only, no 3.10 syntax at runtime.
 The pure helper `merge_blocks` turns raw late pings into intervals for the harness.
@@ -19,10 +22,12 @@ from collections.abc import Callable, Iterable
 
 BLOCK_MIN = 0.05  # a ping answered later than this marks the loop as blocked (sim.result.BLOCK_MIN)
 PING_EVERY = 0.005
+HEARTBEAT = 0.5
 
 
 class LoopProbe:
-    """Pings `loop` from a daemon thread; calls `report(sent, answered)` for every late answer."""
+    """Pings `loop` from a daemon thread; calls `report(sent, answered)` for every late answer,
+    and `report(sent, now)` every HEARTBEAT seconds while an answer is still due."""
 
     def __init__(self, loop, report: Callable[[float, float], None], clock=time.monotonic):
         self._loop = loop
@@ -51,9 +56,10 @@ class LoopProbe:
                 self._loop.call_soon_threadsafe(pong)
             except RuntimeError:  # the loop is closed: the server is shutting down
                 return
-            while not answered.wait(0.5):
+            while not answered.wait(HEARTBEAT):
                 if self._stop.is_set():
                     return
+                self._report(sent, self._clock())
             if stamp[0] - sent > BLOCK_MIN:
                 self._report(sent, stamp[0])
             self._stop.wait(PING_EVERY)

@@ -1,7 +1,8 @@
 """Render compare's rows as REPORT.md (for people) and REPORT.json (for tools).
 
 Bursts get one table per stack, steady traffic one table of its own (different questions: how
-many got through before the freeze, vs does the server come back). What the model gets wrong is
+many got through before the freeze, vs does the server come back), the freeze odds of the risk
+cases (validation.odds) a third: over K runs, not one timeline. What the model gets wrong is
 written by hand in validation/FINDINGS.md (its counts filled in from these rows by
 validation.figures) and inserted as it is, so regenerating keeps it.
 """
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from validation.agreement import Row
+from sim.risk.replications import Risk
+from validation.agreement import OddsRow, Row
+from validation.cases import CUT_OFF_GRACE
 from validation.figures import agreement_counts
 
 COLUMNS = ("handled_before_freeze", "ok", "server_errors", "frozen_seconds", "makespan")
@@ -58,7 +61,10 @@ def _at_zero(row: Row) -> str:
 
 
 def render_markdown(
-    rows: Sequence[Row], skipped: dict[str, str], findings: str | None = None
+    rows: Sequence[Row],
+    skipped: dict[str, str],
+    findings: str | None = None,
+    odds: Sequence[OddsRow] = (),
 ) -> str:
     """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong"."""
     counts = agreement_counts(_record(r) for r in rows)
@@ -101,6 +107,7 @@ def render_markdown(
             )
         lines.append("")
     lines += _steady_table([r for r in rows if r.steady])
+    lines += odds_table(odds)
     lines += [
         "## What the model gets wrong and why",
         "",
@@ -136,6 +143,87 @@ def _steady_table(rows: Sequence[Row]) -> list[str]:
     return [*lines, ""]
 
 
+ODDS_COMMAND = "python -m validation risk --stack S --case C --replications K"
+
+
+def _p(risk: Risk, key: str = "p_freeze") -> str:
+    lo, hi = getattr(risk, f"{key}_ci")
+    return f"{getattr(risk, key):.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _median(risk: Risk) -> str:
+    value = risk.first_freeze_quantiles["0.5"]
+    return "> run" if value is None else f"{value:.1f}"
+
+
+def odds_table(odds: Sequence[OddsRow]) -> list[str]:
+    """The "Freeze odds" section: P(freeze within the run) of the real app over K runs, and the
+    model's, paired on the runs' send times and on its own draws."""
+    if not odds:
+        return []
+    lines = [
+        "## Freeze odds",
+        "",
+        f"Each risk case run K times on the real app (`{ODDS_COMMAND}`), run k at the seed "
+        "the model's `--replications` gives its run k, so both draw the same Poisson "
+        "schedule; every run is stored under `validation/results/risk/` and summed up by the "
+        "model's own `risk_of`. Probabilities with their Wilson 95 % interval. Model paired: "
+        "the model on each run's measured send times (`trace:`), run by run (per run: how "
+        "many of the K the model froze in iff the app did). Model K seeds / "
+        f"{_many(odds)} seeds: the model's own draws from the same root seed, no trace. "
+        "Collapse: no recovery while the traffic lasts. First freeze: the median over all "
+        "runs, a run that never froze counting as later than any (> run: the median run did "
+        "not freeze). Cold start: how many runs first froze within 1 s (the pool still "
+        "opening its connections), real / model over its many seeds. Agree: the real and "
+        "the model's (many seeds) P(freeze) intervals "
+        f"overlap. Each run is cut off {CUT_OFF_GRACE:g} s after its last send (a collapsed "
+        "server drains one "
+        "request per pool_timeout for tens of minutes), so the frozen fraction and error "
+        "rate in REPORT.json are not comparable with the model's and are not shown; load: the "
+        "1-minute load average before each run, min / median / max, on 2 cores shared with "
+        "other work.",
+        "",
+        "| case | stack | K | real P(freeze) | model paired | per run | model K seeds "
+        f"| model {_many(odds)} seeds | P(collapse) real / model | first freeze median s "
+        "real / model | cold start real / model | load | agree |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for o in odds:
+        k = o.measured.replications
+        lines.append(
+            f"| {o.case} | {o.stack} | {k} | {_p(o.measured)} | {_p(o.paired)} "
+            f"| {o.paired_same}/{k} | {_p(o.same_seeds)} | {_p(o.many)} "
+            f"| {_p(o.measured, 'p_collapse')} / {_p(o.many, 'p_collapse')} "
+            f"| {_median(o.measured)} / {_median(o.many)} "
+            f"| {o.cold_start[0]}/{k} / {o.cold_start[1]}/{o.many.replications} "
+            f"| {' / '.join(f'{x:.1f}' for x in o.loadavg)} "
+            f"| {'yes' if o.agree else '**no**'} |"
+        )
+    return [*lines, ""]
+
+
+def _many(odds: Sequence[OddsRow]) -> str:
+    return "/".join(str(n) for n in dict.fromkeys(o.many.replications for o in odds))
+
+
+def _odds_record(o: OddsRow) -> dict[str, Any]:
+    return {
+        "stack": o.stack,
+        "case": o.case,
+        "what": o.what,
+        "agree": o.agree,
+        "agree_paired": o.agree_paired,
+        "measured": o.measured.to_dict(),
+        "paired": o.paired.to_dict(),
+        "paired_same": o.paired_same,
+        "same_seeds": o.same_seeds.to_dict(),
+        "many": o.many.to_dict(),
+        "loadavg": list(o.loadavg),
+        "cut_off": o.cut_off,
+        "cold_start": list(o.cold_start),
+    }
+
+
 def _record(r: Row) -> dict[str, Any]:
     return {
         "stack": r.stack,
@@ -153,7 +241,9 @@ def _record(r: Row) -> dict[str, Any]:
     }
 
 
-def render_json(rows: Sequence[Row], skipped: dict[str, str]) -> dict[str, Any]:
+def render_json(
+    rows: Sequence[Row], skipped: dict[str, str], odds: Sequence[OddsRow] = ()
+) -> dict[str, Any]:
     """REPORT.json; `counts` are what README.md and FINDINGS.md quote (validation.figures)."""
     records = [_record(r) for r in rows]
     counts = agreement_counts(records)
@@ -162,4 +252,5 @@ def render_json(rows: Sequence[Row], skipped: dict[str, str]) -> dict[str, Any]:
         "skipped": skipped,
         "counts": {key: asdict(count) for key, count in counts.items()},
         "rows": records,
+        "freeze_odds": [_odds_record(o) for o in odds],
     }

@@ -85,15 +85,27 @@ def deadline_for(scenario: Scenario) -> float:
     return 30.0 + sending + most_requests(scenario) * per_request
 
 
-def run(scenario: Scenario, db: Database | None = None, keep: Path | None = None) -> Run:
-    """Run `scenario` on the real app; with `db` None, start (and stop) a local PostgreSQL."""
+def run(
+    scenario: Scenario,
+    db: Database | None = None,
+    keep: Path | None = None,
+    cut_off: float | None = None,
+) -> Run:
+    """Run `scenario` on the real app; with `db` None, start (and stop) a local PostgreSQL.
+
+    With `cut_off` (external client only), the run is stopped that many seconds after the
+    burst if the client is still waiting then: a collapsed server drains its backlog at one
+    request per pool_timeout, for tens of minutes after the traffic ends. Requests still out
+    are recorded as sent and never answered, and the freeze in progress up to the stop."""
     check_runnable(scenario)
+    if cut_off is not None and scenario.client != "external":
+        raise ScenarioError("a run can be cut off only with --client external")
     env = ensure_env(scenario.stack)
     with contextlib.ExitStack() as stack:
         if db is None:
             db = stack.enter_context(database())
         run_dir = stack.enter_context(_run_dir(keep))
-        return _measure(scenario, env, db, run_dir)
+        return _measure(scenario, env, db, run_dir, cut_off)
 
 
 @contextlib.contextmanager
@@ -134,8 +146,11 @@ def serving(
         yield Server(proc, port, log)
 
 
-def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> Run:
+def _measure(
+    scenario: Scenario, env: StackEnv, db: Database, run_dir: Path, cut_off: float | None
+) -> Run:
     deadline = time.monotonic() + deadline_for(scenario)
+    stopped_at = None
     load_before = os.getloadavg()[0]  # recorded: a busy neighbour on 2 cores skews the timings
     client_log = run_dir / "client.log"
     with contextlib.ExitStack() as stack:
@@ -144,14 +159,18 @@ def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> 
             wait_for_port(server, STARTUP_TIMEOUT)
             cmd = _client_cmd(scenario, env, server.port, run_dir)
             client = stack.enter_context(_process(cmd, client_log))
-            _wait(lambda: client.poll() is not None, server.proc, deadline, "external client")
-            sent = _sent(client_log)
+            if cut_off is None:
+                _wait(lambda: client.poll() is not None, server.proc, deadline, "external client")
+            else:
+                stopped_at = _wait_or_cut(client, server, client_log, cut_off, deadline)
+            sent = _sent(client_log) if stopped_at is None else _count(client_log, "sent")
         else:
             _wait(
                 lambda: _count(server.log, "done") > 0, server.proc, deadline, "in-process client"
             )
             sent = scenario.requests
-        _wait(lambda: _count(server.log, "served") >= sent, server.proc, deadline, "server")
+        if stopped_at is None:
+            _wait(lambda: _count(server.log, "served") >= sent, server.proc, deadline, "server")
         time.sleep(SETTLE)
     server_text = server.log.read_text(errors="replace")
     client_text = client_log.read_text(errors="replace") if client_log.exists() else ""
@@ -164,9 +183,32 @@ def _measure(scenario: Scenario, env: StackEnv, db: Database, run_dir: Path) -> 
         "loadavg": round(load_before, 2),
         "loadavg_after": round(os.getloadavg()[0], 2),
     }
+    if stopped_at is not None:
+        harness["cut_off_at"] = stopped_at
     params: dict[str, Any] = {**scenario.to_params(), "harness": harness}
     result = build_result(params, records(tl, sent), relative_blocks(tl), scenario.freeze_threshold)
     return Run(result, server_text, client_text)
+
+
+def _wait_or_cut(
+    client: subprocess.Popen, server: Server, client_log: Path, cut_off: float, deadline: float
+) -> float | None:
+    """Wait for the client to finish, or until `cut_off` seconds after its burst: None if it
+    finished, else the cut-off (seconds after the burst) at which the run is to be stopped."""
+    burst: list[float] = []
+
+    def fired() -> bool:
+        with client_log.open(errors="replace") as f:
+            burst.extend(e["t"] for e in parse_events(f) if e["kind"] == "burst")
+        return bool(burst) or client.poll() is not None
+
+    _wait(fired, server.proc, deadline, "external client start")
+    if not burst:
+        return None
+    stop = burst[0] + cut_off
+    _wait(lambda: client.poll() is not None or time.monotonic() > stop, server.proc, deadline,
+          "external client")  # fmt: skip
+    return None if client.poll() is not None else cut_off
 
 
 def _app_env(scenario: Scenario, db: Database, port: int) -> dict[str, str]:

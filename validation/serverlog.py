@@ -72,6 +72,8 @@ def timeline(events: Iterable[dict[str, Any]]) -> Timeline:
             handled[e["i"]] = e["t"]
         elif kind == "request":
             requests[e["i"]] = e
+        elif kind == "sent":
+            requests.setdefault(e["i"], e)
         elif kind == "blocked":
             blocks.append((e["start"], e["end"]))
         elif kind == "ready":

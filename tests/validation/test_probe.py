@@ -63,3 +63,14 @@ def test_probe_reports_one_interval_covering_a_blocking_call(loop_name):
     (a, b) = blocks[0]
     assert a <= start + 0.02 and b >= end
     assert b - a == pytest.approx(end - start, abs=0.05)
+
+
+def test_probe_reports_a_long_block_while_it_lasts(monkeypatch):
+    # A run stopped mid-freeze (the harness cuts a collapsed server off) never sees the answer:
+    # the heartbeats alone must carry the freeze up to then.
+    monkeypatch.setattr("validation.probe.HEARTBEAT", 0.05)
+    reports, (start, end) = _blocked_intervals(asyncio.new_event_loop, hold=0.3)
+    during = [(a, b) for a, b in reports if b < end]
+    assert len(during) >= 3
+    assert all(a <= start + 0.02 for a, _ in during)
+    assert merge_blocks(reports) == merge_blocks(reports[-1:])

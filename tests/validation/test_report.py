@@ -83,3 +83,51 @@ def test_bursts_show_their_agreement_with_the_burst_at_t0():
     records = render_json(rows, {})
     assert [r["agree_at_zero"] for r in records["rows"]] == [False, None]
     assert records["counts"]["bursts-at-zero"] == {"agree": 0, "of": 1}
+
+
+def _odds(agree: bool):
+    from sim.result import Summary
+    from sim.risk.replications import risk_of
+    from validation.agreement import OddsRow
+
+    def risk(froze):
+        return risk_of([Summary(0, int(f), 0.0, 2.0 if f else None, 30.0, 0, 0, 0, None, None,
+                                recovered=False if f else None) for f in froze])  # fmt: skip
+
+    measured = risk([True] * 8 + [False] * 12)
+    model = risk([True] * 8 + [False] * 12) if agree else risk([False] * 200)
+    return OddsRow("modern", "risk-edge", "edge", measured, measured, 14, measured, model,
+                   (1.2, 2.0, 2.6), 8, (1, 0))  # fmt: skip
+
+
+def test_freeze_odds_get_their_own_section_with_both_intervals_and_the_verdict():
+    odds = _section(
+        render_markdown(_rows(), {}, odds=[_odds(True), _odds(False)]), "## Freeze odds"
+    )
+    rows = [line for line in odds.splitlines() if line.startswith("| risk-edge")]
+    assert len(rows) == 2
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[:4] == ["risk-edge", "modern", "20", "0.40 [0.22, 0.61]"]
+    assert cells[5] == "14/20"
+    assert cells[8] == "0.40 [0.22, 0.61] / 0.40 [0.22, 0.61]"
+    assert cells[9] == "> run / > run"  # 8 of 20 froze: the median run did not
+    assert cells[10] == "1/20 / 0/20"
+    assert cells[11] == "1.2 / 2.0 / 2.6"
+    assert cells[-1] == "yes"
+    cells = [c.strip() for c in rows[1].strip("|").split("|")]
+    assert cells[7] == "0.00 [0.00, 0.02]"
+    assert cells[-1] == "**no**"
+    assert "200 seeds" in odds
+
+
+def test_no_risk_runs_no_freeze_odds_section():
+    assert "## Freeze odds" not in render_markdown(_rows(), {})
+    assert render_json(_rows(), {})["freeze_odds"] == []
+
+
+def test_freeze_odds_go_into_report_json_with_their_risks():
+    [record] = render_json(_rows(), {}, [_odds(False)])["freeze_odds"]
+    assert record["agree"] is False and record["agree_paired"] is True
+    assert record["measured"]["p_freeze"] == 0.4 and record["many"]["replications"] == 200
+    assert record["cut_off"] == 8 and record["loadavg"] == [1.2, 2.0, 2.6]
+    assert record["cold_start"] == [1, 0]

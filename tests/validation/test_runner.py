@@ -40,3 +40,34 @@ def test_the_deadline_covers_sending_and_draining_every_request():
     per_request = 1.0 + steady.async_work + 1.0
     n = len(poisson_times(4.0, 8.0, 2))
     assert deadline_for(steady) == pytest.approx(30.0 + 8.0 + n * per_request)
+
+
+def test_a_run_cuts_off_only_an_external_client():
+    from validation.runner import run
+
+    with pytest.raises(ScenarioError, match="--client external"):
+        run(Scenario.create(client="in-process"), cut_off=5.0)
+
+
+def _cut(tmp_path, client_cmd, burst_ago):
+    import subprocess
+    import time
+
+    from validation.runner import Server, _wait_or_cut
+
+    log = tmp_path / "client.log"
+    log.write_text("PSS " + json.dumps({"kind": "burst", "t": time.monotonic() - burst_ago}) + "\n")
+    with subprocess.Popen(["sleep", "30"]) as server, subprocess.Popen(client_cmd) as client:
+        try:
+            return _wait_or_cut(client, Server(server, 0, log), log, 1.0, time.monotonic() + 10)
+        finally:
+            client.kill()
+            server.kill()
+
+
+def test_a_client_still_sending_past_the_cut_off_is_cut_off_there(tmp_path):
+    assert _cut(tmp_path, ["sleep", "30"], burst_ago=5.0) == 1.0
+
+
+def test_a_client_done_before_the_cut_off_ends_the_run_as_usual(tmp_path):
+    assert _cut(tmp_path, ["true"], burst_ago=0.0) is None

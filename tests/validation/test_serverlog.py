@@ -67,3 +67,26 @@ def test_the_log_line_that_lost_a_served_record_in_a_real_run():
         'PSS {"kind": "served", "t": 3390.183318437, "query": "i=15"}'
     )
     assert [e["kind"] for e in parse_events([line])] == ["blocked", "served"]
+
+
+def test_a_request_cut_off_before_its_response_keeps_its_send_time():
+    log = [
+        _line("burst", t=100.0),
+        _line("sent", i=0, sent_at=100.1),
+        _line("sent", i=1, sent_at=100.2),
+        _line("request", i=0, sent_at=100.1, completed_at=100.3, status=200, error=None),
+    ]
+    rows = records(timeline(parse_events(log)), 2)
+    assert rows[0].status == 200 and abs(rows[0].completed_at - 0.3) < 1e-9
+    assert abs(rows[1].sent_at - 0.2) < 1e-9
+    assert (rows[1].completed_at, rows[1].status) == (None, None)
+
+
+def test_a_freeze_in_progress_is_reported_so_far_and_merged_into_the_final_block():
+    log = [
+        _line("burst", t=100.0),
+        _line("blocked", start=101.0, end=101.5),  # heartbeats while the ping is unanswered
+        _line("blocked", start=101.0, end=102.0),
+        _line("blocked", start=101.0, end=102.3),  # the answer
+    ]
+    assert timeline(parse_events(log)).blocks == ((101.0, 102.3),)
