@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ScenarioError
+from sim import distributions
+from sim.distributions import Distribution
+from sim.errors import ParseError, ScenarioError
 from sim.stacks import STACKS, StackProfile
 
 ENDPOINTS = ("async-sync-session", "sync", "async-session")
@@ -82,6 +84,8 @@ class Spec:
         try:
             parsed = self.parse(value)
             good = self.ok(parsed)
+        except ParseError as exc:
+            raise ScenarioError(f"{self.flag}: {exc}") from None
         except (TypeError, ValueError, AttributeError):
             good = False
         if not good:
@@ -134,17 +138,17 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "async_work",
-            _float,
-            lambda v: v >= 0,
-            "a number of seconds >= 0",
-            "seconds awaited after the query",
+            distributions.field_value,
+            lambda v: True,
+            distributions.FORMS,
+            "seconds awaited after the query, per request",
         ),
         Spec(
             "query_time",
-            _float,
-            lambda v: v >= 0,
-            "a number of seconds >= 0",
-            "time one SELECT takes on the connection",
+            distributions.field_value,
+            lambda v: True,
+            distributions.FORMS,
+            "time one SELECT takes on the connection, per request",
         ),
         Spec(
             "connect_time",
@@ -271,9 +275,10 @@ class Scenario:
     max_overflow: int = 10
     pool_timeout: float = 30.0
     requests: int = 20
-    async_work: float = 0.1
+    # A float, or a distribution's canonical text (sim/distributions.py): see `work`, `query`.
+    async_work: float | str = 0.1
     # Costs: None takes the stack's calibrated value (sim/stacks.py, `validation calibrate`).
-    query_time: float | None = None
+    query_time: float | str | None = None
     connect_time: float | None = None
     warmup_time: float | None = None
     request_cpu: float | None = None
@@ -306,7 +311,7 @@ class Scenario:
             object.__setattr__(self, f.name, spec.validate(value))
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
-        if self.arrival.startswith("closed:") and self.think_time == 0 and self.async_work == 0:
+        if self.arrival.startswith("closed:") and self.think_time == 0 and self.work.mean == 0:
             # Each user's cycle must take time, or closed-loop traffic never leaves t = 0.
             raise ScenarioError(
                 "--think-time must be > 0 with --arrival closed:USERS when --async-work is 0"
@@ -342,6 +347,16 @@ class Scenario:
     @property
     def threads(self) -> int:
         return self.profile.threads(self.cpus)
+
+    @property
+    def work(self) -> Distribution:
+        """The async work each request awaits; `.mean` wherever one number stands for it."""
+        return distributions.parse(self.async_work)
+
+    @property
+    def query(self) -> Distribution:
+        """The query time of each request; `.mean` wherever one number stands for it."""
+        return distributions.parse(self.query_time)
 
     @property
     def arrival_spec(self) -> Arrival:
@@ -400,7 +415,12 @@ def trace_file(text: str) -> str | None:
 
 
 # The fields whose value can name a file the model reads, and how to find its path in the value.
-FILE_FIELDS: dict[str, Callable[[Any], str | None]] = {"arrival": trace_file}
+FILE_FIELDS: dict[str, Callable[[Any], str | None]] = {
+    "arrival": trace_file,
+    "async_work": distributions.empirical_file,
+    "query_time": distributions.empirical_file,
+}
+DISTRIBUTED = ("async_work", "query_time")  # the fields that take a distribution's forms
 
 
 def load_trace(path: str) -> tuple[float, ...]:

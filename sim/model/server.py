@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sim.distributions import per_request
 from sim.model.cpu import cpu
 from sim.model.loop import EventLoop
 from sim.model.pool import PoolTimeout, QueuePool
@@ -55,6 +56,8 @@ class Server:
         self.threads = threads
         self.teardown_threads = teardown_threads
         self.on_served = on_served
+        self._work = per_request(scenario.work, "work", scenario.seed)
+        self._query = per_request(scenario.query, "query", scenario.seed)
         self._endpoint = {
             "async-sync-session": self._async_sync_session,
             "sync": self._sync,
@@ -74,7 +77,7 @@ class Server:
     def _run_asgi(self, exchange: Exchange) -> Coroutine:
         env, request_cpu = self.loop.env, self.scenario.request_cpu
         yield from cpu(env, self.APP * request_cpu)
-        session = Session(self.pool, self.scenario.query_time)
+        session = Session(self.pool, self._query(exchange.i))
         status = yield from self._endpoint(exchange, session)
         profile = self.scenario.profile
         if status == 200:
@@ -113,7 +116,7 @@ class Server:
         except PoolTimeout:
             return 500
         self._handled(exchange)
-        yield from sleep(self.loop, self.scenario.async_work)
+        yield from sleep(self.loop, self._work(exchange.i))
         return 200
 
     def _sync(self, exchange: Exchange, session: Session) -> Coroutine:
@@ -126,7 +129,7 @@ class Server:
             except PoolTimeout:
                 return 500
             self._handled(exchange)
-            yield from cpu(env, self.scenario.async_work)
+            yield from cpu(env, self._work(exchange.i))
             return 200
 
         yield from self.threads.run_sync(_no_work)
@@ -139,7 +142,7 @@ class Server:
         except PoolTimeout:
             return 500
         self._handled(exchange)
-        yield from sleep(self.loop, self.scenario.async_work)
+        yield from sleep(self.loop, self._work(exchange.i))
         return 200
 
 
