@@ -125,7 +125,7 @@ def test_drawn_work_moves_the_requests_and_the_seed_moves_the_draws() -> None:
 
 
 def test_means_stand_for_distributions_and_the_closed_forms_refuse_them() -> None:
-    plain = Scenario.create(async_work=0.1, query_time=0.002, client="external")
+    plain = Scenario.create(async_work=0.1, query_time=0.002, client="external", requests=5)
     drawn = plain.replace(async_work="lognormal:0.1,1.0", query_time="uniform:0.001,0.003")
     assert hold_time(drawn) == pytest.approx(hold_time(plain))
     assert analytic.predict(plain) is not None
