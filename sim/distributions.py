@@ -186,8 +186,10 @@ def empirical_file(value: float | str) -> str | None:
 
 
 def is_form(text: str) -> bool:
-    """Whether `text` starts a distribution form (so a sweep axis does not read it as a range)."""
-    return text.strip().partition(":")[0] in ARITY
+    """Whether `text` is written as a form, NAME:..., known or not (so a sweep axis reads it as
+    one, not as a START:STOP range, and an unknown name gets its own error)."""
+    name, colon, _ = text.strip().partition(":")
+    return bool(colon) and name.isalpha()
 
 
 def split_axis(text: str) -> list[str]:
@@ -198,7 +200,7 @@ def split_axis(text: str) -> list[str]:
         piece = pieces.pop(0)
         name = piece.strip().partition(":")[0]
         if is_form(piece):
-            extra = ARITY[name] - 1
+            extra = ARITY.get(name, 1) - 1
             piece = ",".join([piece, *pieces[:extra]])
             del pieces[:extra]
         items.append(piece)
