@@ -18,6 +18,7 @@ from sim import distributions
 from sim.distributions import Distribution
 from sim.errors import ParseError, ScenarioError
 from sim.stacks import STACKS, StackProfile
+from sim.traces import Trace, load
 
 ENDPOINTS = ("async-sync-session", "sync", "async-session")
 COSTS = (
@@ -41,7 +42,12 @@ class Arrival:
     kind: str
     rate: float = 0.0
     users: int = 0
-    trace: tuple[float, ...] = ()
+    replay: Trace | None = None  # trace:FILE's requests (sim/traces.py)
+
+    @property
+    def trace(self) -> tuple[float, ...]:
+        """A trace's send times, in order; () for the other kinds."""
+        return () if self.replay is None else self.replay.times
 
 
 def _parse_none_or_float(text: Any) -> float | None:
@@ -96,7 +102,9 @@ class Spec:
 def _arrival_ok(text: str) -> bool:
     try:
         parse_arrival(text)
-    except (ValueError, OSError, KeyError, TypeError):
+    except ParseError:
+        raise
+    except (ValueError, TypeError):
         return False
     return True
 
@@ -404,7 +412,7 @@ def parse_arrival(text: str) -> Arrival:
         if users >= 1:
             return Arrival("closed", users=users)
     if kind == "trace" and arg:
-        return Arrival("trace", trace=load_trace(arg))
+        return Arrival("trace", replay=load(arg, ENDPOINTS))
     raise ValueError(text)
 
 
@@ -424,11 +432,5 @@ DISTRIBUTED = ("async_work", "query_time")  # the fields that take a distributio
 
 
 def load_trace(path: str) -> tuple[float, ...]:
-    """Send times from a JSON list of seconds, or from a Result whose rows carry `sent_at`."""
-    data = json.loads(Path(path).read_text())
-    if isinstance(data, dict):
-        data = [r["sent_at"] for r in data["requests"] if r.get("sent_at") is not None]
-    times = tuple(sorted(_float(t) for t in data))
-    if not times or times[0] < 0:
-        raise ValueError(path)
-    return times
+    """A trace file's send times, in order (sim/traces.py reads every form)."""
+    return load(path, ENDPOINTS).times

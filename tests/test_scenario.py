@@ -162,20 +162,31 @@ def test_arrival_trace_reads_send_times_from_a_list_or_a_result(tmp_path):
     assert Scenario.create(arrival=f"trace:{result}").arrival_spec.trace == (0.5,)
 
 
-@pytest.mark.parametrize("content", ["[]", "[-1.0]", "[null]", '["a"]', "not json"])
-def test_arrival_trace_rejects_empty_negative_or_unreadable_files(tmp_path, content):
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("[]", ": no requests"),
+        ("[-1.0]", " record 1: sent_at must be a number of seconds >= 0, got -1.0"),
+        ("[0.1, null]", " record 2: sent_at must be"),
+        ('["a"]', " record 1: sent_at must be"),
+        ("not json", " line 1: not JSON"),
+    ],
+)
+def test_arrival_trace_rejects_empty_negative_or_unreadable_files(tmp_path, content, why):
     bad = tmp_path / "bad.json"
     bad.write_text(content)
-    with pytest.raises(ScenarioError, match="^--arrival must be"):
+    with pytest.raises(ScenarioError, match=f"^--arrival: {bad}{why}"):
         Scenario.create(arrival=f"trace:{bad}")
-    with pytest.raises(ScenarioError, match="^--arrival must be"):
+    with pytest.raises(ScenarioError, match=r"missing.json: cannot read \(FileNotFoundError\)$"):
         Scenario.create(arrival=f"trace:{tmp_path / 'missing.json'}")
 
 
 def test_arrival_trace_rejects_an_object_without_requests(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"no": 1}')
-    with pytest.raises(ScenarioError, match="^--arrival must be"):
+    with pytest.raises(
+        ScenarioError, match="a JSON object must be a Result with a `requests` list"
+    ):
         Scenario.create(arrival=f"trace:{bad}")
 
 

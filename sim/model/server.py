@@ -5,12 +5,17 @@ uvicorn's HttpToolsProtocol parses the request in `data_received` and starts
 endpoint, sends the response (ServerErrorMiddleware turns the pool's TimeoutError into a 500) and
 exits the dependency. The stack profile says where teardown runs and on which threads; the model
 never branches on a stack's name.
+
+A replayed trace may set each request's work, query time and endpoint style; the styles then mix
+in one server as in an app with both engines: the sync Session's styles check out of the
+`Engine`'s QueuePool, AsyncSession out of the `AsyncEngine`'s own pool, both sized alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sim.distributions import per_request
 from sim.model.cpu import cpu
@@ -20,6 +25,10 @@ from sim.model.session import Session
 from sim.model.tasks import Coroutine, Task, sleep
 from sim.model.threads import Threads
 from sim.scenario import Scenario
+from sim.traces import Trace
+
+# Which engine's pool each endpoint style checks out of: `create_engine` or `create_async_engine`.
+ENGINE = {"async-sync-session": "sync", "sync": "sync", "async-session": "async"}
 
 
 @dataclass(eq=False)
@@ -45,24 +54,28 @@ class Server:
         self,
         scenario: Scenario,
         loop: EventLoop,
-        pool: QueuePool,
+        pools: dict[str, QueuePool],
         threads: Threads,
         teardown_threads: Threads,
         on_served: Callable[[Exchange], None],
+        replay: Trace | None = None,
     ) -> None:
         self.scenario = scenario
         self.loop = loop
-        self.pool = pool
+        self.pools = pools  # by ENGINE
         self.threads = threads
         self.teardown_threads = teardown_threads
         self.on_served = on_served
-        self._work = per_request(scenario.work, "work", scenario.seed)
-        self._query = per_request(scenario.query, "query", scenario.seed)
-        self._endpoint = {
+        recorded = replay.column if replay is not None else lambda name: None
+        seed = scenario.seed
+        self._work = _recorded(per_request(scenario.work, "work", seed), recorded("work"))
+        self._query = _recorded(per_request(scenario.query, "query", seed), recorded("query"))
+        self._style = _recorded(lambda i: scenario.endpoint, recorded("endpoint"))
+        self._endpoints = {
             "async-sync-session": self._async_sync_session,
             "sync": self._sync,
             "async-session": self._async_session,
-        }[scenario.endpoint]
+        }
 
     # How a request's loop CPU (`request_cpu`) divides: HTTP parsing in data_received, the ASGI
     # app's middleware, routing and dependency solving in the task's first step, and the
@@ -77,8 +90,9 @@ class Server:
     def _run_asgi(self, exchange: Exchange) -> Coroutine:
         env, request_cpu = self.loop.env, self.scenario.request_cpu
         yield from cpu(env, self.APP * request_cpu)
-        session = Session(self.pool, self._query(exchange.i))
-        status = yield from self._endpoint(exchange, session)
+        style = self._style(exchange.i)
+        session = Session(self.pools[ENGINE[style]], self._query(exchange.i))
+        status = yield from self._endpoints[style](exchange, session)
         profile = self.scenario.profile
         if status == 200:
             after_response = profile.teardown_after_response
@@ -86,9 +100,9 @@ class Server:
             after_response = profile.error_teardown_after_response
         if after_response:
             yield from self._respond(exchange, status)
-            yield from self._teardown(session)
+            yield from self._teardown(session, style)
         else:
-            yield from self._teardown(session)
+            yield from self._teardown(session, style)
             yield from self._respond(exchange, status)
         exchange.served = True
         self.on_served(exchange)
@@ -97,8 +111,8 @@ class Server:
         yield from cpu(self.loop.env, self.RESPOND * self.scenario.request_cpu)
         self.loop.write(exchange.reply, exchange, status)  # transport.write
 
-    def _teardown(self, session: Session) -> Coroutine:
-        if self.scenario.endpoint == "async-session":
+    def _teardown(self, session: Session, style: str) -> Coroutine:
+        if style == "async-session":
             # `async with AsyncSession()` exits on the loop; close() awaits the checkin.
             yield from session.close()
         else:
@@ -144,6 +158,13 @@ class Server:
         self._handled(exchange)
         yield from sleep(self.loop, self._work(exchange.i))
         return 200
+
+
+def _recorded(draw: Callable[[int], Any], recorded: tuple[Any, ...] | None) -> Callable[[int], Any]:
+    """Request i's recorded value where the trace has one, else the scenario's own."""
+    if recorded is None:
+        return draw
+    return lambda i: draw(i) if recorded[i] is None else recorded[i]
 
 
 def _no_work() -> Coroutine:
