@@ -370,6 +370,21 @@ class Scenario:
     def arrival_spec(self) -> Arrival:
         return parse_arrival(self.arrival)
 
+    def per_request(self, name: str) -> Callable[[int], Any]:
+        """Request i's `work` or `query` seconds, or its `endpoint`: the trace's value where it
+        records one, else the scenario's own, drawn per request for a distribution. The model
+        and the harness's client both take these, so both see the same work."""
+        own: Callable[[int], Any] = {
+            "work": lambda: distributions.per_request(self.work, "work", self.seed),
+            "query": lambda: distributions.per_request(self.query, "query", self.seed),
+            "endpoint": lambda: lambda i: self.endpoint,
+        }[name]()
+        replay = self.arrival_spec.replay
+        recorded = None if replay is None else replay.column(name)
+        if recorded is None:
+            return own
+        return lambda i: own(i) if recorded[i] is None else recorded[i]
+
     def files_read(self) -> dict[str, str]:
         """The files this scenario's run reads, by field: what it predicts moves with them."""
         named = {name: path_in(getattr(self, name)) for name, path_in in FILE_FIELDS.items()}

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from sim.distributions import per_request
 from sim.model.cpu import cpu
 from sim.model.loop import EventLoop
 from sim.model.pool import PoolTimeout, QueuePool
@@ -25,7 +23,6 @@ from sim.model.session import Session
 from sim.model.tasks import Coroutine, Task, sleep
 from sim.model.threads import Threads
 from sim.scenario import Scenario
-from sim.traces import Trace
 
 # Which engine's pool each endpoint style checks out of: `create_engine` or `create_async_engine`.
 ENGINE = {"async-sync-session": "sync", "sync": "sync", "async-session": "async"}
@@ -58,7 +55,6 @@ class Server:
         threads: Threads,
         teardown_threads: Threads,
         on_served: Callable[[Exchange], None],
-        replay: Trace | None = None,
     ) -> None:
         self.scenario = scenario
         self.loop = loop
@@ -66,11 +62,9 @@ class Server:
         self.threads = threads
         self.teardown_threads = teardown_threads
         self.on_served = on_served
-        recorded = replay.column if replay is not None else lambda name: None
-        seed = scenario.seed
-        self._work = _recorded(per_request(scenario.work, "work", seed), recorded("work"))
-        self._query = _recorded(per_request(scenario.query, "query", seed), recorded("query"))
-        self._style = _recorded(lambda i: scenario.endpoint, recorded("endpoint"))
+        self._work = scenario.per_request("work")
+        self._query = scenario.per_request("query")
+        self._style = scenario.per_request("endpoint")
         self._endpoints = {
             "async-sync-session": self._async_sync_session,
             "sync": self._sync,
@@ -158,13 +152,6 @@ class Server:
         self._handled(exchange)
         yield from sleep(self.loop, self._work(exchange.i))
         return 200
-
-
-def _recorded(draw: Callable[[int], Any], recorded: tuple[Any, ...] | None) -> Callable[[int], Any]:
-    """Request i's recorded value where the trace has one, else the scenario's own."""
-    if recorded is None:
-        return draw
-    return lambda i: draw(i) if recorded[i] is None else recorded[i]
 
 
 def _no_work() -> Coroutine:

@@ -73,7 +73,7 @@ def assemble(scenario: Scenario) -> Model:
     }
     threads, teardown_threads = make_threads(scenario, loop)
     traffic = Traffic(env)
-    server = Server(scenario, loop, pools, threads, teardown_threads, traffic.settle, replay)
+    server = Server(scenario, loop, pools, threads, teardown_threads, traffic.settle)
 
     def deliver(exchange: Exchange) -> None:  # the request's bytes reach the server's socket
         loop.add_io_event(server.data_received, exchange)
