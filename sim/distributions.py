@@ -147,6 +147,8 @@ def parse(text: str | float) -> Distribution:
         if not math.isfinite(value) or value < 0:
             raise ValueError(text)
         return Constant(value)
+    if not name.isalpha():  # "1:2", ":x": neither a number nor a form
+        raise ValueError(text)
     if name not in ARITY:
         raise ParseError(f"unknown distribution {name!r}; known: {', '.join(ARITY)}")
     if name == "empirical":
