@@ -375,6 +375,7 @@ def test_a_changed_empirical_file_recomputes_the_rows_that_read_it(tmp_path: Pat
 def test_a_sweep_over_forms_of_one_mean_reports_each_form_apart(tmp_path: Path) -> None:
     argv = ["sweep", "--pool-size", "1:2", "--requests", "1:3", "--max-overflow", "0"]
     argv += ["--async-work", "0.1,exp:0.1", "--client", "external", "--pool-timeout", "1"]
+    argv += ["--endpoint", "async-sync-session"]
     assert main([*argv, "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "### async_work_form=0.1" in report
