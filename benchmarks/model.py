@@ -63,7 +63,7 @@ def throughput(requests: int, repeat: int) -> Throughput:
             served,
             servers=int(scenario.capacity),
             arrival_rate=RATE,
-            service_time=scenario.async_work + scenario.query_time,
+            service_time=scenario.work.mean + scenario.query.mean,
             seed=scenario.seed,
         )
 

@@ -167,7 +167,7 @@ def advise(
     if loop_utilisation(rate, base) >= 1.0:
         why_not = (
             f"the loop thread alone is saturated: {rate:g} req/s x "
-            f"{(base.request_cpu + base.query_time) * 1e3:.2f} ms of loop work each"
+            f"{(base.request_cpu + base.query.mean) * 1e3:.2f} ms of loop work each"
         )
     elif connections > POSTGRES_MAX_CONNECTIONS:
         why_not = f"{connections} connections exceed PostgreSQL's default max_connections"

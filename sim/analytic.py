@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim.distributions import Constant
 from sim.scenario import Scenario
 
 
@@ -46,7 +47,7 @@ def request_cpu(s: Scenario) -> float:
     return (
         s.request_cpu
         + s.connect_time
-        + s.query_time
+        + s.query.mean
         + s.client_request_cpu
         + s.thread_handoff
         + CALLBACKS_PER_REQUEST * s.callback_cpu
@@ -79,7 +80,7 @@ def _lockstep(s: Scenario) -> bool:
     dependency setup gets a worker thread at once, and the holders await something (with
     async_work 0 a holder's bare yield returns it to the loop within the wave). Beyond the
     thread count the burst often still moves in lockstep, but not always."""
-    return s.requests <= s.threads and s.async_work > 0
+    return s.requests <= s.threads and s.work.mean > 0
 
 
 def boundary_exact(s: Scenario) -> bool:
@@ -95,7 +96,7 @@ def _seed_exact(s: Scenario) -> bool:
 
 
 def _hold_time(s: Scenario) -> float:
-    return s.query_time + s.async_work
+    return s.query.mean + s.work.mean
 
 
 def _async_rounds(s: Scenario) -> int:
@@ -118,7 +119,10 @@ def _async_exact(s: Scenario) -> bool:
 
 
 def exact_for(s: Scenario) -> bool:
-    """Whether `predict(s)` matches the model exactly (counts; times within cpu_slack)."""
+    """Whether `predict(s)` matches the model exactly (counts; times within cpu_slack). Only
+    for constant work and query times: the closed forms take every request's to be the same."""
+    if not (isinstance(s.work, Constant) and isinstance(s.query, Constant)):
+        return False
     if not _burst_from_outside(s):
         return False
     if s.endpoint == "async-sync-session":

@@ -102,7 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_scenario_flags(advise)
     add_sweep_parser(commands)
     add_plot_parser(commands)
+    add_trace_parser(commands)
     return parser
+
+
+def add_trace_parser(commands: argparse._SubParsersAction) -> None:
+    from sim.accesslog import FORMATS
+
+    trace = commands.add_parser(
+        "trace-from-log",
+        help="an access log's request times as a trace (CSV) for --arrival trace:FILE",
+    )
+    trace.add_argument("log", help="the access log (formats: sim/accesslog.py, README)")
+    trace.add_argument("--format", choices=FORMATS, default="uvicorn")
+    trace.add_argument("--out", default=None, metavar="FILE", help="write here (default stdout)")
 
 
 def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
@@ -284,12 +297,42 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace_from_log(args: argparse.Namespace) -> int:
+    from sim.accesslog import convert
+    from sim.errors import ParseError
+    from sim.traces import write_csv
+
+    try:
+        with open(args.log, errors="replace") as log:
+            converted = convert(log, args.format, args.log)
+    except OSError as exc:
+        raise UsageError(f"{args.log}: cannot read ({exc.__class__.__name__})") from None
+    except ParseError as exc:
+        raise UsageError(str(exc)) from None
+    text = write_csv(converted.trace)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        out = Path(args.out)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(out)
+    if converted.skipped:
+        print(
+            f"skipped {converted.skipped} of {converted.lines} lines that are not {args.format} "
+            f"request lines (first: line {converted.first_skipped})",
+            file=sys.stderr,
+        )
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "risk": cmd_risk,
     "advise": cmd_advise,
     "sweep": cmd_sweep,
     "plot": cmd_plot,
+    "trace-from-log": cmd_trace_from_log,
 }
 
 

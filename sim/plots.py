@@ -7,7 +7,7 @@ model's freeze boundary and the closed form's drawn together and labelled, the s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from sim.analytic import freezes  # noqa: E402
 from sim.errors import ScenarioError  # noqa: E402
 from sim.result import Result  # noqa: E402
 from sim.scenario import Scenario, parse_arrival  # noqa: E402
+from sim.sweep.rows import scenario_columns, scenario_fields  # noqa: E402
 
 LABELS = {
     "arrival": "Poisson arrival rate (requests/s)",
@@ -99,9 +100,11 @@ def filter_rows(table: pa.Table, where: dict[str, Any]) -> pa.Table:
 def facets(table: pa.Table, x: str, y: str, ignore: tuple[str, ...] = ()) -> Iterator[Facet]:
     """Every combination of the Scenario columns that vary, other than x and y."""
     varying = [
-        f.name
-        for f in fields(Scenario)
-        if f.name not in (x, y, "seed", *ignore) and len(set(_column(table, f.name))) > 1
+        name
+        for name in scenario_columns()
+        if name in table.column_names
+        and name not in (x, y, "seed", *ignore)
+        and len(set(_column(table, name))) > 1
     ]
     combos = sorted({tuple(row[n] for n in varying) for row in table.select(varying).to_pylist()})
     for combo in combos or [()]:
@@ -139,7 +142,7 @@ def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
     model_freeze = np.full_like(values, np.nan)
     collapse = np.full_like(values, np.nan)
     analytic_freeze = np.full_like(values, np.nan)
-    names = [f.name for f in fields(Scenario)]
+    names = [n for n in scenario_columns() if n in table.column_names]
     filled: set[tuple[int, int]] = set()
     for row in table.to_pylist():
         i = np.searchsorted(ys, _coordinate(y, row[y]))
@@ -156,7 +159,7 @@ def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
         model_freeze[i, j] = float((row["freezes"] or 0) > 0)
         collapse[i, j] = float(row.get("recovered") is False)
         if row["arrival"] == "burst":
-            analytic_freeze[i, j] = float(freezes(Scenario.create(**{n: row[n] for n in names})))
+            analytic_freeze[i, j] = float(freezes(Scenario.create(**scenario_fields(row))))
     return xs, ys, values, model_freeze, collapse, analytic_freeze
 
 
@@ -369,7 +372,7 @@ def first_freeze_figure(base: Scenario, rates: list[float], seeds: int) -> Figur
     ax.set_ylabel("mean time to the first freeze (s)")
     ax.set_title(
         f"First freeze vs traffic: pool {base.pool_size} + {base.max_overflow}, "
-        f"{base.async_work:g} s async work, {base.stack}"
+        f"{base.work.mean:g} s async work, {base.stack}"
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

@@ -1,8 +1,9 @@
 """Queueing theory for steady traffic on the seed's endpoint: Erlang B and the first freeze.
 
-Each request holds a connection for about `query_time + async_work`. With Poisson arrivals at
-rate λ the connections form an Erlang loss system M/G/c/c with c = pool_size + max_overflow and
-offered load A = λ·h (Little's law: A is the mean number of connections in use). An arrival that
+Each request holds a connection for about `query_time + async_work` (their means, when drawn).
+With Poisson arrivals at rate λ the connections form an Erlang loss system M/G/c/c with
+c = pool_size + max_overflow and offered load A = λ·h (Little's law: A is the mean number of
+connections in use). An arrival that
 finds all c held blocks the loop in `QueuePool._do_get`: that is the first freeze.
 
 B(c, A) is insensitive to the hold-time distribution, so the share of arrivals that find the pool
@@ -31,8 +32,8 @@ def erlang_b(servers: int, offered_load: float) -> float:
 
 
 def hold_time(scenario: Scenario) -> float:
-    """Seconds a request keeps its connection: the query, then the awaited work."""
-    return scenario.query_time + scenario.async_work
+    """Mean seconds a request keeps its connection: the query, then the awaited work."""
+    return scenario.query.mean + scenario.work.mean
 
 
 def offered_load(rate: float, scenario: Scenario) -> float:
@@ -66,7 +67,7 @@ def mean_time_to_first_freeze(rate: float, scenario: Scenario) -> float:
 
 def loop_utilisation(rate: float, scenario: Scenario) -> float:
     """Share of the loop thread's time the seed's endpoint uses: request CPU plus the query."""
-    return rate * (scenario.request_cpu + scenario.query_time)
+    return rate * (scenario.request_cpu + scenario.query.mean)
 
 
 def smallest_capacity(rate: float, scenario: Scenario, target_seconds: float) -> int:

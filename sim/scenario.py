@@ -14,8 +14,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ScenarioError
+from sim import distributions
+from sim.distributions import Distribution
+from sim.errors import ParseError, ScenarioError
 from sim.stacks import STACKS, StackProfile
+from sim.traces import Trace, load
 
 ENDPOINTS = ("async-sync-session", "sync", "async-session")
 COSTS = (
@@ -39,7 +42,12 @@ class Arrival:
     kind: str
     rate: float = 0.0
     users: int = 0
-    trace: tuple[float, ...] = ()
+    replay: Trace | None = None  # trace:FILE's requests (sim/traces.py)
+
+    @property
+    def trace(self) -> tuple[float, ...]:
+        """A trace's send times, in order; () for the other kinds."""
+        return () if self.replay is None else self.replay.times
 
 
 def _parse_none_or_float(text: Any) -> float | None:
@@ -82,6 +90,8 @@ class Spec:
         try:
             parsed = self.parse(value)
             good = self.ok(parsed)
+        except ParseError as exc:
+            raise ScenarioError(f"{self.flag}: {exc}") from None
         except (TypeError, ValueError, AttributeError):
             good = False
         if not good:
@@ -92,7 +102,9 @@ class Spec:
 def _arrival_ok(text: str) -> bool:
     try:
         parse_arrival(text)
-    except (ValueError, OSError, KeyError, TypeError):
+    except ParseError:
+        raise
+    except (ValueError, TypeError):
         return False
     return True
 
@@ -134,17 +146,17 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "async_work",
-            _float,
-            lambda v: v >= 0,
-            "a number of seconds >= 0",
-            "seconds awaited after the query",
+            distributions.field_value,
+            lambda v: True,
+            distributions.FORMS,
+            "seconds awaited after the query, per request",
         ),
         Spec(
             "query_time",
-            _float,
-            lambda v: v >= 0,
-            "a number of seconds >= 0",
-            "time one SELECT takes on the connection",
+            distributions.field_value,
+            lambda v: True,
+            distributions.FORMS,
+            "time one SELECT takes on the connection, per request",
         ),
         Spec(
             "connect_time",
@@ -271,9 +283,10 @@ class Scenario:
     max_overflow: int = 10
     pool_timeout: float = 30.0
     requests: int = 20
-    async_work: float = 0.1
+    # A float, or a distribution's canonical text (sim/distributions.py): see `work`, `query`.
+    async_work: float | str = 0.1
     # Costs: None takes the stack's calibrated value (sim/stacks.py, `validation calibrate`).
-    query_time: float | None = None
+    query_time: float | str | None = None
     connect_time: float | None = None
     warmup_time: float | None = None
     request_cpu: float | None = None
@@ -306,7 +319,7 @@ class Scenario:
             object.__setattr__(self, f.name, spec.validate(value))
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
-        if self.arrival.startswith("closed:") and self.think_time == 0 and self.async_work == 0:
+        if self.arrival.startswith("closed:") and self.think_time == 0 and self.work.mean == 0:
             # Each user's cycle must take time, or closed-loop traffic never leaves t = 0.
             raise ScenarioError(
                 "--think-time must be > 0 with --arrival closed:USERS when --async-work is 0"
@@ -344,8 +357,33 @@ class Scenario:
         return self.profile.threads(self.cpus)
 
     @property
+    def work(self) -> Distribution:
+        """The async work each request awaits; `.mean` wherever one number stands for it."""
+        return distributions.parse(self.async_work)
+
+    @property
+    def query(self) -> Distribution:
+        """The query time of each request; `.mean` wherever one number stands for it."""
+        return distributions.parse(self.query_time)
+
+    @property
     def arrival_spec(self) -> Arrival:
         return parse_arrival(self.arrival)
+
+    def per_request(self, name: str) -> Callable[[int], Any]:
+        """Request i's `work` or `query` seconds, or its `endpoint`: the trace's value where it
+        records one, else the scenario's own, drawn per request for a distribution. The model
+        and the harness's client both take these, so both see the same work."""
+        own: Callable[[int], Any] = {
+            "work": lambda: distributions.per_request(self.work, "work", self.seed),
+            "query": lambda: distributions.per_request(self.query, "query", self.seed),
+            "endpoint": lambda: lambda i: self.endpoint,
+        }[name]()
+        replay = self.arrival_spec.replay
+        recorded = None if replay is None else replay.column(name)
+        if recorded is None:
+            return own
+        return lambda i: own(i) if recorded[i] is None else recorded[i]
 
     def files_read(self) -> dict[str, str]:
         """The files this scenario's run reads, by field: what it predicts moves with them."""
@@ -389,7 +427,7 @@ def parse_arrival(text: str) -> Arrival:
         if users >= 1:
             return Arrival("closed", users=users)
     if kind == "trace" and arg:
-        return Arrival("trace", trace=load_trace(arg))
+        return Arrival("trace", replay=load(arg, ENDPOINTS))
     raise ValueError(text)
 
 
@@ -400,15 +438,14 @@ def trace_file(text: str) -> str | None:
 
 
 # The fields whose value can name a file the model reads, and how to find its path in the value.
-FILE_FIELDS: dict[str, Callable[[Any], str | None]] = {"arrival": trace_file}
+FILE_FIELDS: dict[str, Callable[[Any], str | None]] = {
+    "arrival": trace_file,
+    "async_work": distributions.empirical_file,
+    "query_time": distributions.empirical_file,
+}
+DISTRIBUTED = ("async_work", "query_time")  # the fields that take a distribution's forms
 
 
 def load_trace(path: str) -> tuple[float, ...]:
-    """Send times from a JSON list of seconds, or from a Result whose rows carry `sent_at`."""
-    data = json.loads(Path(path).read_text())
-    if isinstance(data, dict):
-        data = [r["sent_at"] for r in data["requests"] if r.get("sent_at") is not None]
-    times = tuple(sorted(_float(t) for t in data))
-    if not times or times[0] < 0:
-        raise ValueError(path)
-    return times
+    """A trace file's send times, in order (sim/traces.py reads every form)."""
+    return load(path, ENDPOINTS).times

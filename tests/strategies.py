@@ -54,6 +54,19 @@ small_costs = st.fixed_dictionaries(
 )
 
 
+# Distribution forms (sim/distributions.py) with small parameters, as `--async-work` takes them.
+_seconds = st.sampled_from([0.0, 0.001, 0.01, 0.05, 0.1])
+distribution_forms = st.one_of(
+    _seconds.map(lambda m: f"exp:{m}"),
+    st.tuples(_seconds.filter(bool), st.sampled_from([0.0, 0.25, 1.0])).map(
+        lambda p: f"lognormal:{p[0]},{p[1]}"
+    ),
+    st.tuples(_seconds, _seconds).map(lambda p: f"uniform:{min(p)},{max(p)}"),
+)
+# A constant written as a distribution: every draw is X, so it must act as the plain number X.
+constant_forms = _seconds.map(lambda x: (x, f"uniform:{x!r},{x!r}"))
+
+
 @st.composite
 def arrivals(draw: st.DrawFn) -> dict[str, Any]:
     """burst, or Poisson / closed-loop traffic over at most half a second."""

@@ -54,7 +54,6 @@ FAST = ["--client", "external", "--pool-timeout", "0.2", "--requests", "6", "--p
         (["--client", "browser"], "--client", "in-process, external"),
         (["--arrival", "poisson:0"], "--arrival", "poisson:RATE (RATE > 0)"),
         (["--arrival", "closed:0"], "--arrival", "closed:USERS (USERS >= 1)"),
-        (["--arrival", "trace:/nonexistent.json"], "--arrival", "trace:FILE"),
         (["--client-timeout", "0"], "--client-timeout", "> 0, or none"),
         (["--cpus", "0"], "--cpus", "from 1 to 1024"),
         (["--seed", "-1"], "--seed", "from 0 to 2**63-1"),

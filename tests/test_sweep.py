@@ -348,3 +348,35 @@ def test_sweep_takes_a_profiles_stack_and_costs_and_a_changed_profile_recomputes
     assert main(argv) == 0
     n = len(rows)
     assert f"{n} recomputed: calibrated costs changed ({n}))" in capsys.readouterr().out
+
+
+def test_a_distribution_axis_keeps_a_float_column_of_means_and_the_form_beside_it(
+    tmp_path: Path,
+) -> None:
+    grid = EXACT.override({"async_work": "0.1,exp:0.1,lognormal:0.2,0.5", "requests": "4"})
+    _, rows = _run(grid, tmp_path)
+    columns = {(r["async_work"], r["async_work_form"]) for r in rows}
+    assert columns == {(0.1, "0.1"), (0.1, "exp:0.1"), (0.2, "lognormal:0.2,0.5")}
+    assert {type(r["query_time"]) for r in rows} == {float}
+    assert pq.read_schema(tmp_path / "results.parquet").field("async_work").type == "double"
+
+
+def test_a_changed_empirical_file_recomputes_the_rows_that_read_it(tmp_path: Path) -> None:
+    samples = tmp_path / "work.txt"
+    samples.write_text("0.1\n0.2\n")
+    grid = EXACT.override({"async_work": f"0.1,empirical:{samples}", "requests": "4"})
+    _run(grid, tmp_path / "out")
+    samples.write_text("0.1\n2.5\n")
+    outcome, rows = _run(grid, tmp_path / "out")
+    assert outcome.recomputed == ((("file read by --async-work changed",), 3),)
+    assert {r["async_work"] for r in rows} == {0.1, 1.3}
+
+
+def test_a_sweep_over_forms_of_one_mean_reports_each_form_apart(tmp_path: Path) -> None:
+    argv = ["sweep", "--pool-size", "1:2", "--requests", "1:3", "--max-overflow", "0"]
+    argv += ["--async-work", "0.1,exp:0.1", "--client", "external", "--pool-timeout", "1"]
+    argv += ["--endpoint", "async-sync-session"]
+    assert main([*argv, "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "### async_work_form=0.1" in report
+    assert "### async_work_form=exp:0.1" in report

@@ -16,6 +16,10 @@ Deviations from the seed, each needed to measure it:
 - `select([User])` is written `select(User.__table__)` in SQLAlchemy 2 (the same Core select of
   the columns; `select(User)` would return ORM rows without `.name`); SQLAlchemy 2 maps `postgresql://` to
   psycopg 3, so the psycopg2 driver is named explicitly there.
+- Per request, `w` (seconds of async work) and `q` (a query of q seconds, `SELECT pg_sleep(q)`
+  on the endpoint's Session, in place of the seed's SELECT) may come in the query string, so a
+  replayed trace or a drawn distribution gives the app the same work as the model; without them
+  the endpoint runs the seed's SELECT and awaits PSS_ASYNC_WORK, as before.
 - "Handling i" carries a timestamp; the client records send/complete/status per request; an
   outer ASGI wrapper prints when the server is done with each request (after FastAPI's teardown),
   so the harness waits for the server, not only the client (a client that timed out is gone
@@ -88,6 +92,18 @@ def select_users():
     return select(User.__table__) if SA2 else select([User])
 
 
+def sleep_query(q):
+    """`q` seconds of query on the connection: the request's own slow query."""
+    return sqlalchemy.text("SELECT pg_sleep(:q)").bindparams(q=q)
+
+
+def run_query(db, q):
+    if q is None:
+        return db.execute(select_users()).fetchall()
+    db.execute(sleep_query(q))
+    return []
+
+
 def handling(i):
     print("Handling %s" % i, flush=True)
     event("handled", i=i, t=time.monotonic())
@@ -96,17 +112,17 @@ def handling(i):
 app = fastapi.FastAPI()
 
 
-async def list_names(i: int, db: Session = Depends(get_db)):
-    users = db.execute(select_users()).fetchall()
+async def list_names(i: int, w: float = None, q: float = None, db: Session = Depends(get_db)):
+    users = run_query(db, q)
     handling(i)
-    await asyncio.sleep(ASYNC_WORK)  # <----- simulating async work
+    await asyncio.sleep(ASYNC_WORK if w is None else w)  # <----- simulating async work
     return i, [user.name for user in users]
 
 
-def list_names_sync(i: int, db: Session = Depends(get_db)):
-    users = db.execute(select_users()).fetchall()
+def list_names_sync(i: int, w: float = None, q: float = None, db: Session = Depends(get_db)):
+    users = run_query(db, q)
     handling(i)
-    time.sleep(ASYNC_WORK)
+    time.sleep(ASYNC_WORK if w is None else w)
     return i, [user.name for user in users]
 
 
@@ -121,10 +137,15 @@ def async_session_endpoint():
         async with AsyncSessionLocal() as db:
             yield db
 
-    async def list_names_async(i: int, db: AsyncSession = Depends(get_async_db)):
-        users = (await db.execute(select_users())).fetchall()
+    async def list_names_async(i: int, w: float = None, q: float = None,
+                               db: AsyncSession = Depends(get_async_db)):
+        if q is None:
+            users = (await db.execute(select_users())).fetchall()
+        else:
+            await db.execute(sleep_query(q))
+            users = []
         handling(i)
-        await asyncio.sleep(ASYNC_WORK)
+        await asyncio.sleep(ASYNC_WORK if w is None else w)
         return i, [user.name for user in users]
 
     return list_names_async

@@ -9,8 +9,10 @@ so that every request in flight has its own connection at once.
 httpx's cold first request is spent on a 404 before time zero (`warm_up`).
 
 Three shapes of traffic: the burst (all requests at time zero), open loop (`--schedule FILE`, a
-JSON list of send offsets: Poisson or a replayed trace) and closed loop (`--users`: each waits
-for its response, thinks, sends again until `--duration`).
+JSON list of send offsets: Poisson or a replayed trace; an entry may instead be
+`{"t": offset, "w": work, "q": query}`, whose `w` and `q` go in that request's query string)
+and closed loop (`--users`: each waits for its response, thinks, sends again until
+`--duration`).
 
 Prints one "PSS {json}" line per event, stamped with time.monotonic() (system-wide on Linux).
 """
@@ -31,11 +33,11 @@ def event(kind: str, **fields) -> None:
     print("PSS " + json.dumps(dict(kind=kind, **fields)), flush=True)
 
 
-async def request(client, url: str, i: int) -> None:
+async def request(client, url: str, i: int, extra: dict | None = None) -> None:
     sent_at = time.monotonic()  # the moment the request is handed to httpx
     event("sent", i=i, sent_at=sent_at)  # a run cut off before the response still has it
     try:
-        resp = await client.get(url, params={"i": i})
+        resp = await client.get(url, params={"i": i, **(extra or {})})
     except Exception as exc:  # every failure is a measurement: record its type
         status, error = None, type(exc).__name__
     else:
@@ -60,13 +62,21 @@ async def warm_up(client, url: str) -> None:
 async def traffic(args: argparse.Namespace, timeout: float | None) -> None:
     schedule = json.loads(Path(args.schedule).read_text()) if args.schedule else None
     at_once = len(schedule) if schedule is not None else args.users or args.requests
+    extras = {}  # request i's own w and q
+    if schedule is not None:
+        extras = {
+            i: {k: v for k, v in entry.items() if k != "t"}
+            for i, entry in enumerate(schedule)
+            if isinstance(entry, dict)
+        }
+        schedule = [entry["t"] if isinstance(entry, dict) else entry for entry in schedule]
     async with httpx.AsyncClient(
         timeout=timeout,
         limits=httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once),
     ) as client:
 
         async def send(i: int) -> None:
-            await request(client, args.url, i)
+            await request(client, args.url, i, extras.get(i))
 
         await warm_up(client, args.url)
         start = time.monotonic()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sim.result import Result, summarize
 from sim.scenario import COSTS, Scenario
+from sim.traces import Trace, write_csv
 from validation.agreement import Check, Row, checks, steady_checks
 from validation.calibrate import profile_path
 from validation.cases import Case, cases_for, is_steady
@@ -65,11 +66,26 @@ def measured_scenario(result: Result) -> Scenario:
 def model_scenario(result: Result, path: Path) -> Scenario:
     """What the model runs for a measurement stored at `path`: the same Scenario, and for an
     external client the measured send times (`trace:`), so model and app see the same
-    arrivals. The in-process client is part of what is modelled, so it keeps its burst."""
+    arrivals; a trace's own per-request work and query go with each request's measured time.
+    The in-process client is part of what is modelled, so it keeps its burst."""
     scenario = measured_scenario(result)
     if scenario.arrival == "burst" and scenario.client == "in-process":
         return scenario
-    return scenario.replace(arrival=f"trace:{path}")
+    replay = scenario.arrival_spec.replay
+    if replay is None or (replay.column("work") is None and replay.column("query") is None):
+        return scenario.replace(arrival=f"trace:{path}")
+    # The trace gave each request its own work or query: keep them with the measured times.
+    sent = {r.i: r.sent_at for r in result.requests}
+    measured = Trace(
+        tuple(
+            dataclasses.replace(request, sent_at=sent[i])
+            for i, request in enumerate(replay.requests)
+            if sent.get(i) is not None
+        )
+    )
+    trace = path.with_name(path.stem + "-trace.csv")
+    write_atomic(trace, write_csv(measured))
+    return scenario.replace(arrival=f"trace:{trace}")
 
 
 def predict(scenario: Scenario) -> Result:

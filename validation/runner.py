@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.distributions import Constant
 from sim.errors import ScenarioError
 from sim.result import Result, build_result
 from sim.scenario import Scenario
@@ -56,6 +57,40 @@ def check_runnable(scenario: Scenario) -> None:
         )
     if scenario.cpus != (os.cpu_count() or 1):
         raise ScenarioError(f"--cpus: the real app runs on this machine's {os.cpu_count()} cpus")
+    replay = scenario.arrival_spec.replay
+    if replay is not None and replay.column("endpoint") is not None:
+        raise ScenarioError(
+            f"--arrival {scenario.arrival}: the app serves one --endpoint; drop the endpoint column"
+        )
+    if _drawn(scenario) and (
+        scenario.client != "external" or scenario.arrival_spec.kind == "closed"
+    ):
+        raise ScenarioError(
+            "--async-work/--query-time per request (a distribution or a trace's columns): the "
+            "app gets them from the external client's open-loop sends; use --client external "
+            "and burst, poisson or trace arrivals"
+        )
+
+
+def _drawn(scenario: Scenario) -> dict[str, Any]:
+    """The app's query-string keys whose value is the request's own (`w` work, `q` query), each
+    with the model's per-request function: a distribution's draw or the trace's record."""
+    replay = scenario.arrival_spec.replay
+    own = {}
+    for key, name, distribution in (("w", "work", scenario.work), ("q", "query", scenario.query)):
+        recorded = replay is not None and replay.column(name) is not None
+        if recorded or not isinstance(distribution, Constant):
+            own[key] = scenario.per_request(name)
+    return own
+
+
+def request_params(scenario: Scenario, count: int) -> list[dict[str, float]] | None:
+    """Each of `count` requests' own `w` and `q`, the values the model takes; None when every
+    request takes the app's defaults (the seed's SELECT and PSS_ASYNC_WORK)."""
+    own = _drawn(scenario)
+    if not own:
+        return None
+    return [{key: draw(i) for key, draw in own.items()} for i in range(count)]
 
 
 def schedule(scenario: Scenario) -> list[float] | None:
@@ -80,7 +115,9 @@ def most_requests(scenario: Scenario) -> int:
 def deadline_for(scenario: Scenario) -> float:
     """Generous upper bound on one run: the sending, then every request still in the server
     waiting its full pool_timeout in turn (a collapsed server drains about one per timeout)."""
-    per_request = scenario.pool_timeout + scenario.async_work + 1.0
+    params = request_params(scenario, most_requests(scenario)) or []
+    work = max((p.get("w", 0.0) for p in params), default=scenario.work.mean)
+    per_request = scenario.pool_timeout + work + 1.0
     sending = 0.0 if scenario.arrival == "burst" else scenario.duration
     return 30.0 + sending + most_requests(scenario) * per_request
 
@@ -219,7 +256,7 @@ def _app_env(scenario: Scenario, db: Database, port: int) -> dict[str, str]:
         "PSS_POOL_SIZE": str(scenario.pool_size),
         "PSS_MAX_OVERFLOW": str(scenario.max_overflow),
         "PSS_POOL_TIMEOUT": str(scenario.pool_timeout),
-        "PSS_ASYNC_WORK": str(scenario.async_work),
+        "PSS_ASYNC_WORK": str(scenario.work.mean),  # a drawn work is sent per request
         "PSS_ENDPOINT": scenario.endpoint,
         "PSS_CLIENT": scenario.client,
         "PSS_REQUESTS": str(scenario.requests),
@@ -250,10 +287,14 @@ def _traffic_args(scenario: Scenario, run_dir: Path) -> list[str]:
             "--think-time", str(scenario.think_time),
         ]  # fmt: skip
     times = schedule(scenario)
-    if times is None:
+    params = request_params(scenario, scenario.requests if times is None else len(times))
+    if times is None and params is None:
         return ["--requests", str(scenario.requests)]
+    entries: list[Any] = [0.0] * scenario.requests if times is None else times
+    if params is not None:
+        entries = [{"t": t, **own} for t, own in zip(entries, params, strict=True)]
     path = run_dir / "schedule.json"
-    path.write_text(json.dumps(times))
+    path.write_text(json.dumps(entries))
     return ["--schedule", str(path)]
 
 

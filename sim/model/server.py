@@ -5,6 +5,10 @@ uvicorn's HttpToolsProtocol parses the request in `data_received` and starts
 endpoint, sends the response (ServerErrorMiddleware turns the pool's TimeoutError into a 500) and
 exits the dependency. The stack profile says where teardown runs and on which threads; the model
 never branches on a stack's name.
+
+A replayed trace may set each request's work, query time and endpoint style; the styles then mix
+in one server as in an app with both engines: the sync Session's styles check out of the
+`Engine`'s QueuePool, AsyncSession out of the `AsyncEngine`'s own pool, both sized alike.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from sim.model.session import Session
 from sim.model.tasks import Coroutine, Task, sleep
 from sim.model.threads import Threads
 from sim.scenario import Scenario
+
+# Which engine's pool each endpoint style checks out of: `create_engine` or `create_async_engine`.
+ENGINE = {"async-sync-session": "sync", "sync": "sync", "async-session": "async"}
 
 
 @dataclass(eq=False)
@@ -44,22 +51,25 @@ class Server:
         self,
         scenario: Scenario,
         loop: EventLoop,
-        pool: QueuePool,
+        pools: dict[str, QueuePool],
         threads: Threads,
         teardown_threads: Threads,
         on_served: Callable[[Exchange], None],
     ) -> None:
         self.scenario = scenario
         self.loop = loop
-        self.pool = pool
+        self.pools = pools  # by ENGINE
         self.threads = threads
         self.teardown_threads = teardown_threads
         self.on_served = on_served
-        self._endpoint = {
+        self._work = scenario.per_request("work")
+        self._query = scenario.per_request("query")
+        self._style = scenario.per_request("endpoint")
+        self._endpoints = {
             "async-sync-session": self._async_sync_session,
             "sync": self._sync,
             "async-session": self._async_session,
-        }[scenario.endpoint]
+        }
 
     # How a request's loop CPU (`request_cpu`) divides: HTTP parsing in data_received, the ASGI
     # app's middleware, routing and dependency solving in the task's first step, and the
@@ -74,8 +84,9 @@ class Server:
     def _run_asgi(self, exchange: Exchange) -> Coroutine:
         env, request_cpu = self.loop.env, self.scenario.request_cpu
         yield from cpu(env, self.APP * request_cpu)
-        session = Session(self.pool, self.scenario.query_time)
-        status = yield from self._endpoint(exchange, session)
+        style = self._style(exchange.i)
+        session = Session(self.pools[ENGINE[style]], self._query(exchange.i))
+        status = yield from self._endpoints[style](exchange, session)
         profile = self.scenario.profile
         if status == 200:
             after_response = profile.teardown_after_response
@@ -83,9 +94,9 @@ class Server:
             after_response = profile.error_teardown_after_response
         if after_response:
             yield from self._respond(exchange, status)
-            yield from self._teardown(session)
+            yield from self._teardown(session, style)
         else:
-            yield from self._teardown(session)
+            yield from self._teardown(session, style)
             yield from self._respond(exchange, status)
         exchange.served = True
         self.on_served(exchange)
@@ -94,8 +105,8 @@ class Server:
         yield from cpu(self.loop.env, self.RESPOND * self.scenario.request_cpu)
         self.loop.write(exchange.reply, exchange, status)  # transport.write
 
-    def _teardown(self, session: Session) -> Coroutine:
-        if self.scenario.endpoint == "async-session":
+    def _teardown(self, session: Session, style: str) -> Coroutine:
+        if style == "async-session":
             # `async with AsyncSession()` exits on the loop; close() awaits the checkin.
             yield from session.close()
         else:
@@ -113,7 +124,7 @@ class Server:
         except PoolTimeout:
             return 500
         self._handled(exchange)
-        yield from sleep(self.loop, self.scenario.async_work)
+        yield from sleep(self.loop, self._work(exchange.i))
         return 200
 
     def _sync(self, exchange: Exchange, session: Session) -> Coroutine:
@@ -126,7 +137,7 @@ class Server:
             except PoolTimeout:
                 return 500
             self._handled(exchange)
-            yield from cpu(env, self.scenario.async_work)
+            yield from cpu(env, self._work(exchange.i))
             return 200
 
         yield from self.threads.run_sync(_no_work)
@@ -139,7 +150,7 @@ class Server:
         except PoolTimeout:
             return 500
         self._handled(exchange)
-        yield from sleep(self.loop, self.scenario.async_work)
+        yield from sleep(self.loop, self._work(exchange.i))
         return 200
 
 

@@ -9,7 +9,7 @@ import simpy
 from sim.model.clients import ExternalClient, InProcessClient, Traffic
 from sim.model.loop import EventLoop
 from sim.model.pool import QueuePool
-from sim.model.server import Exchange, Server
+from sim.model.server import ENGINE, Exchange, Server
 from sim.model.threads import CapacityLimiter, ThreadPoolExecutor, Threads
 from sim.result import BLOCK_MIN, RequestRecord, Result, build_result
 from sim.scenario import Scenario
@@ -48,7 +48,7 @@ class Model:
 
     env: simpy.Environment
     loop: EventLoop
-    pool: QueuePool
+    pool: QueuePool  # the pool of the scenario's own --endpoint
     traffic: Traffic
     client: ExternalClient | InProcessClient
 
@@ -56,17 +56,24 @@ class Model:
 def assemble(scenario: Scenario) -> Model:
     env = simpy.Environment()
     loop = EventLoop(env, scenario.loop, scenario.callback_cpu)
-    pool = QueuePool(
-        env,
-        scenario.pool_size,
-        scenario.max_overflow,
-        scenario.pool_timeout,
-        scenario.connect_time,
-        scenario.warmup_time,
-    )
+    replay = scenario.arrival_spec.replay
+    styles = {scenario.endpoint}
+    if replay is not None:  # a trace's own endpoint styles may need the other engine's pool
+        styles.update(style for style in replay.column("endpoint") or () if style is not None)
+    pools = {
+        engine: QueuePool(
+            env,
+            scenario.pool_size,
+            scenario.max_overflow,
+            scenario.pool_timeout,
+            scenario.connect_time,
+            scenario.warmup_time,
+        )
+        for engine in sorted({ENGINE[style] for style in styles})
+    }
     threads, teardown_threads = make_threads(scenario, loop)
     traffic = Traffic(env)
-    server = Server(scenario, loop, pool, threads, teardown_threads, traffic.settle)
+    server = Server(scenario, loop, pools, threads, teardown_threads, traffic.settle)
 
     def deliver(exchange: Exchange) -> None:  # the request's bytes reach the server's socket
         loop.add_io_event(server.data_received, exchange)
@@ -75,7 +82,7 @@ def assemble(scenario: Scenario) -> Model:
         client: ExternalClient | InProcessClient = ExternalClient(scenario, env, traffic, deliver)
     else:
         client = InProcessClient(scenario, loop, traffic, deliver)
-    return Model(env, loop, pool, traffic, client)
+    return Model(env, loop, pools[ENGINE[scenario.endpoint]], traffic, client)
 
 
 def run_model(scenario: Scenario) -> tuple[Result, Observations]:

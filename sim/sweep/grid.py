@@ -2,7 +2,8 @@
 
 An axis is written as on the command line, `--pool-size 1:20`, `--requests 1,5,10:100:10`,
 `--endpoint async-sync-session,sync`: comma-separated items, each a value or an inclusive
-`start:stop[:step]` range. Every value goes through the field's Spec, so a bad value gets the
+`start:stop[:step]` range; `--async-work 0.05,lognormal:0.1,0.5` mixes numbers and distributions
+(a form keeps its own commas). Every value goes through the field's Spec, so a bad value gets the
 same one-line error as `python -m sim run`.
 """
 
@@ -21,8 +22,9 @@ if sys.version_info >= (3, 11):
 else:  # the same parser, published for 3.10 as tomli
     import tomli as tomllib
 
+from sim import distributions
 from sim.errors import ScenarioError
-from sim.scenario import SPECS, Scenario
+from sim.scenario import DISTRIBUTED, SPECS, Scenario
 
 
 def _range(flag: str, item: str) -> list[str]:
@@ -49,10 +51,11 @@ def parse_axis(name: str, text: Any) -> tuple[Any, ...]:
         if not isinstance(item, str):
             raw.append(item)
             continue
-        for piece in (p.strip() for p in item.split(",")):
+        split = distributions.split_axis(item) if name in DISTRIBUTED else item.split(",")
+        for piece in (p.strip() for p in split):
             if not piece:
                 raise ScenarioError(f"{spec.flag}: empty value in {item!r}")
-            is_range = ":" in piece and name not in ("arrival",)
+            is_range = ":" in piece and name != "arrival" and not distributions.is_form(piece)
             raw.extend(_range(spec.flag, piece) if is_range else [piece])
     if not raw:
         raise ScenarioError(f"{spec.flag}: no values given")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,13 @@ from sim.analytic import freezes
 from sim.plots import Facet, heatmap
 from sim.scenario import Scenario
 from sim.sweep.grid import Grid
+from sim.sweep.rows import scenario_columns, scenario_fields
 from sim.sweep.run import SweepOutcome
 from sim.sweep.store import read_results, results_dataset
 
 PICTURES = ("frozen_seconds", "handled_before_freeze")
 # What a facet's boundary and pictures read: the other summary fields and the hashes stay on disk.
-COLUMNS = [f.name for f in fields(Scenario)] + ["freezes", *PICTURES]
+COLUMNS = scenario_columns() + ["freezes", *PICTURES]
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,11 @@ class Boundary:
 
 def boundary(rows: pa.Table, x: str, y: str, facet: Facet) -> Boundary:
     """`rows` are the facet's own rows."""
-    names = [f.name for f in fields(Scenario)]
     model: dict[float, float | None] = {}
     analytic: dict[float, float | None] = {}
     disagreements = 0
     for row in sorted(rows.to_pylist(), key=lambda r: r[y]):
-        predicted = freezes(Scenario.create(**{n: row[n] for n in names}))
+        predicted = freezes(Scenario.create(**scenario_fields(row)))
         froze = (row["freezes"] or 0) > 0
         disagreements += predicted != froze
         model.setdefault(row[x], None)
@@ -52,7 +52,7 @@ def boundary(rows: pa.Table, x: str, y: str, facet: Facet) -> Boundary:
 def facets(results: Path, x: str, y: str) -> list[Facet]:
     """`sim.plots.facets` over the results file, one record batch at a time: only the distinct
     combinations of the other Scenario columns are kept, never the rows."""
-    names = [f.name for f in fields(Scenario) if f.name not in (x, y, "seed")]
+    names = [n for n in scenario_columns() if n not in (x, y, "seed")]
     combos: set[tuple[Any, ...]] = set()
     for batch in results_dataset(results).to_batches(columns=names):
         distinct = pa.Table.from_batches([batch]).group_by(names).aggregate([])

@@ -60,3 +60,15 @@ def test_an_in_process_burst_is_judged_once(tmp_path):
 def test_steady_traffic_has_no_burst_at_zero(tmp_path):
     result, path = _measured("poisson:2", tmp_path)
     assert judge(result, path, steady=True)[2] == ()
+
+
+def test_a_traces_per_request_work_goes_with_each_measured_send_time(tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("sent_at,work,query\n0.0,0.2,0.01\n0.3,0.4,\n1.5,,0.05\n")
+    result, path = _measured(f"trace:{trace}", tmp_path)
+    scenario = model_scenario(result, path)
+    replay = scenario.arrival_spec.replay
+    # measured: request 0 at 0.31, 1 at 0.05, 2 at 1.7; each keeps its own columns
+    assert replay.times == (0.05, 0.31, 1.7)
+    assert replay.column("work") == (0.4, 0.2, None)
+    assert replay.column("query") == (None, 0.01, 0.05)

@@ -71,3 +71,31 @@ def test_a_client_still_sending_past_the_cut_off_is_cut_off_there(tmp_path):
 
 def test_a_client_done_before_the_cut_off_ends_the_run_as_usual(tmp_path):
     assert _cut(tmp_path, ["true"], burst_ago=0.0) is None
+
+
+def test_a_traces_work_and_query_go_to_the_client_per_request(tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("sent_at,work,query\n0.0,0.2,0.02\n0.5,,\n")
+    scenario = Scenario.create(arrival=f"trace:{trace}", client="external", async_work=0.1)
+    assert _traffic_args(scenario, tmp_path) == ["--schedule", str(tmp_path / "schedule.json")]
+    sent = json.loads((tmp_path / "schedule.json").read_text())
+    assert sent == [{"t": 0.0, "w": 0.2, "q": 0.02}, {"t": 0.5, "w": 0.1, "q": scenario.query_time}]
+
+
+def test_a_drawn_work_goes_to_the_client_as_the_models_draws(tmp_path):
+    """The client sends what the model's server takes: Scenario.per_request, per index."""
+    scenario = Scenario.create(requests=3, client="external", async_work="exp:0.1")
+    _traffic_args(scenario, tmp_path)
+    sent = json.loads((tmp_path / "schedule.json").read_text())
+    work = scenario.per_request("work")
+    assert sent == [{"t": 0.0, "w": work(i)} for i in range(3)]
+    assert len({entry["w"] for entry in sent}) == 3
+
+
+def test_per_request_values_need_the_external_clients_open_loop(tmp_path):
+    with pytest.raises(ScenarioError, match="^--async-work/--query-time per request"):
+        check_runnable(Scenario.create(async_work="exp:0.1", client="in-process"))
+    trace = tmp_path / "t.csv"
+    trace.write_text("sent_at,endpoint\n0.0,sync\n")
+    with pytest.raises(ScenarioError, match="the app serves one --endpoint"):
+        check_runnable(Scenario.create(arrival=f"trace:{trace}", client="external"))
