@@ -12,6 +12,7 @@ event the generator yields (a CPU cost, a pool checkout wait) holds the loop thr
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections import deque
@@ -256,14 +257,18 @@ class EventLoop:
         if self._wakeup is not None and not self._wakeup.triggered:
             self._wakeup.succeed()
 
-    def blocked_intervals(self, minimum: float, ongoing: bool = False) -> list[tuple[float, float]]:
+    def blocked_intervals(
+        self, minimum: float, ongoing: bool = False, since: float = 0.0
+    ) -> list[tuple[float, float]]:
         """Iterations that held the thread longer than `minimum`; back-to-back ones merged.
 
         A probe pinging the loop sees two long iterations with no select between them as one
         block, while a run of short iterations still answers its pings. `ongoing` counts the
-        iteration still running as held until now (a run stopped in the middle of a freeze).
+        iteration still running as held until now (a run stopped in the middle of a freeze);
+        `since` skips iterations that ended before it (a block that covers `since` starts no
+        later than the first iteration kept).
         """
-        busy = self.busy
+        busy = self.busy[bisect.bisect_left(self.busy, since, key=_end) :] if since else self.busy
         if ongoing and self._iteration_start is not None:
             busy = [*busy, (self._iteration_start, self.env.now)]
         merged: list[tuple[float, float]] = []
@@ -275,3 +280,7 @@ class EventLoop:
             else:
                 merged.append((start, end))
         return merged
+
+
+def _end(interval: tuple[float, float]) -> float:
+    return interval[1]

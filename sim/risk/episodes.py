@@ -91,7 +91,7 @@ def run_episode(
 
     def freeze_since(start: float) -> float | None:
         """Start of a block that covers `start` and has lasted freeze_threshold, if any."""
-        for a, b in loop.blocked_intervals(BLOCK_MIN, ongoing=True):
+        for a, b in loop.blocked_intervals(BLOCK_MIN, ongoing=True, since=start - threshold):
             if a <= start <= b and b - a >= threshold:
                 return a
         return None
