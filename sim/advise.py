@@ -32,9 +32,9 @@ POSTGRES_MAX_CONNECTIONS = 97  # max_connections 100 minus superuser_reserved_co
 CHECK_REQUESTS = 300  # arrivals per model check: enough to see a collapse, fast enough for < 1 s
 SEED_POOL_TIMEOUT = 1.0  # any wait on the seed's endpoint is a freeze; keep each one short
 BUSY_LOOP = 0.7
-# Simulated requests per MTTF estimate: a few seconds each, so advice comes in well under a
-# minute (`sim risk` spends more on one pool).
-ADVISE_BUDGET = 40_000
+# Simulated requests per MTTF estimate (`sim risk` spends 300000 on one pool): enough for a
+# splitting batch on a pool of ~20, so advice comes in about half a minute.
+ADVISE_BUDGET = 150_000
 SEARCH = 8  # connections above Erlang B's answer the model is tried at
 
 

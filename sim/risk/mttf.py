@@ -39,7 +39,9 @@ METHODS = ("auto", "replications", "splitting")
 SPLITTING = "splitting (multilevel, fixed success, steady-state excursions)"
 LEVEL_STEP = 5.0  # each stage about 1 in 5: a good split (L'Ecuyer et al. 2009 suggest ~e^-1.6)
 HITS = 48  # successes per stage and batch: fewer leave too few ancestors to branch from
-BASE_REQUESTS = 20_000  # arrivals of each batch's stationary base run
+# Arrivals of each batch's stationary base run: a tenth of the budget, within these bounds
+# (enough excursions to branch from; the stages, not the base, are where the budget goes).
+BASE_REQUESTS = (2_000, 20_000)
 MEMORY_HOLDS = 4  # a replay window of 4 of the longest holds: older sends left no trace
 # Work budget in simulated requests: ~30 s of CPU on this machine's model at 2026-12.
 BUDGET = 300_000
@@ -220,10 +222,10 @@ class Potential:
 class _Batch:
     """One splitting run from a stationary base run.
 
-    The base run (warm, BASE_REQUESTS arrivals) is cut into excursions above `floor` (the
-    mean number of connections held); each excursion's first entrance into the start level
-    is a state to branch from, and their count over the base run's length is the rate of
-    excursions. Each stage then runs branches until HITS of them reach the next level (fixed
+    The base run (warm, its share of BASE_REQUESTS arrivals) is cut into excursions above
+    `floor` (the mean number of connections held); each excursion's first entrance into the
+    start level is a state to branch from, and their count over the base run's length is the
+    rate of excursions. Each stage then runs branches until HITS of them reach the next level (fixed
     success, inverse binomial sampling) or the pool drains to the floor; the last stage runs
     to a freeze. Freezes per second = excursions per second x the product of the stages'
     estimates (the rate of a rare set in steady state: Garvels 2000, ch. 2).
@@ -242,7 +244,8 @@ class _Batch:
 
     def base(self, ladder: list[float]) -> tuple[float, float, list[Entrance], float]:
         """(base run seconds, start level, its entrance states, excursions per second)."""
-        horizon = BASE_REQUESTS / self.rate
+        low, high = BASE_REQUESTS
+        horizon = min(high, max(low, self.spend.limit // 10)) / self.rate
         episode = run_episode(
             self.scenario,
             poisson(self.rate, 0.0, self.rng),
