@@ -134,9 +134,13 @@ def _within_one(scenario, measured, predicted) -> list[Check]:
     ]  # fmt: skip
 
 
+# The seed's 20-request burst is left out here: on era2020 the first wave took 15 requests in
+# one run and 19 in the next two (ok 19, one 500, 1.1 s frozen) on an idle machine, so no rule
+# over a few runs judges the model without judging the race; its recorded runs are compare's
+# (validation/REPORT.md, FINDINGS.md), the default suite asserts what no race moves.
 @pytest.mark.agreement
 @pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.parametrize("name", WITHIN_ONE)
+@pytest.mark.parametrize("name", ("pool-1",))
 def test_real_app_is_within_one_request_of_the_model_in_most_runs(stack, name, db, tmp_path):
     _most_runs_agree(
         f"{stack}/{name}",
