@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from scipy import stats
+
 from sim.result import Result, Summary
-from sim.risk.intervals import mean_interval, wilson
+from sim.risk.intervals import LEVEL, mean_interval, wilson
 from sim.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -38,17 +40,28 @@ class Risk:
     # First-freeze time quantiles over all runs, a run that never froze counting as later than
     # any: None where the quantile falls on such a run ("not within the run").
     first_freeze_quantiles: dict[str, float | None]
+    # Distribution-free 95 % intervals of those quantiles, from order statistics; None as an
+    # upper end where it falls on a run that never froze.
+    first_freeze_quantiles_ci: dict[str, tuple[float | None, float | None]]
     frozen_fraction: float
     frozen_fraction_ci: tuple[float, float]
     error_rate: float
     error_rate_ci: tuple[float, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        data["first_freeze_quantiles_ci"] = {
+            q: list(pair) for q, pair in self.first_freeze_quantiles_ci.items()
+        }
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Risk:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values["first_freeze_quantiles_ci"] = {
+            q: tuple(pair) for q, pair in data["first_freeze_quantiles_ci"].items()
+        }
+        return cls(**values)
 
 
 def risk_of(summaries: Sequence[Summary]) -> Risk:
@@ -56,10 +69,10 @@ def risk_of(summaries: Sequence[Summary]) -> Risk:
     froze = [s.first_freeze_at for s in summaries if s.first_freeze_at is not None]
     collapsed = sum(1 for s in summaries if s.recovered is False)
     ordered = sorted(froze) + [math.inf] * (k - len(froze))
-    quantiles = {}
+    quantiles, quantiles_ci = {}, {}
     for q in QUANTILES:
-        value = ordered[max(1, math.ceil(q * k)) - 1]
-        quantiles[f"{q:g}"] = None if math.isinf(value) else value
+        quantiles[f"{q:g}"] = _finite(ordered[max(1, math.ceil(q * k)) - 1])
+        quantiles_ci[f"{q:g}"] = _order_interval(ordered, q)
     frozen, frozen_ci = mean_interval([s.frozen_fraction for s in summaries])
     errors, errors_ci = mean_interval([s.error_rate for s in summaries])
     return Risk(
@@ -69,11 +82,28 @@ def risk_of(summaries: Sequence[Summary]) -> Risk:
         p_collapse=round(collapsed / k, 6),
         p_collapse_ci=_rounded(wilson(collapsed, k)),
         first_freeze_quantiles=quantiles,
+        first_freeze_quantiles_ci=quantiles_ci,
         frozen_fraction=round(frozen, 6),
         frozen_fraction_ci=_rounded((max(0.0, frozen_ci[0]), min(1.0, frozen_ci[1]))),
         error_rate=round(errors, 6),
         error_rate_ci=_rounded((max(0.0, errors_ci[0]), min(1.0, errors_ci[1]))),
     )
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isinf(value) else value
+
+
+def _order_interval(ordered: Sequence[float], q: float) -> tuple[float | None, float | None]:
+    """The order statistics X(l) <= X(u) with P(X(l) <= q-quantile <= X(u)) >= 95 %: l and u
+    from Binomial(n, q) (Conover 1999, 3.2), 0 below the first sample, None past the last."""
+    n = len(ordered)
+    tail = (1 - LEVEL) / 2
+    low = int(stats.binom.ppf(tail, n, q))
+    high = int(stats.binom.ppf(1 - tail, n, q)) + 1
+    lo = 0.0 if low < 1 else _finite(ordered[low - 1])
+    hi = _finite(ordered[high - 1]) if high <= n else None
+    return (lo, hi)
 
 
 def _rounded(pair: tuple[float, float]) -> tuple[float, float]:

@@ -30,11 +30,16 @@ def _ci(pair: Any, show=_pct) -> str:
 
 def risk_text(risk: dict[str, Any], duration_s: float) -> str:
     """The `risk` object of a Result with replications, as a reader wants it."""
-    q = risk["first_freeze_quantiles"]
+    q, q_ci = risk["first_freeze_quantiles"], risk["first_freeze_quantiles_ci"]
     later = f"later than the run ({duration(duration_s)})"
 
+    def at(t: float | None) -> str:
+        return "after the run" if t is None else f"{t:.3f} s"
+
     def when(key: str) -> str:
-        return later if q[key] is None else f"{q[key]:.3f} s"
+        shown = later if q[key] is None else f"{q[key]:.3f} s"
+        lo, hi = q_ci[key]
+        return f"{shown} [{at(lo)}, {at(hi)}]"
 
     return "\n".join(
         [

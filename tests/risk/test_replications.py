@@ -55,3 +55,15 @@ def test_risk_travels_in_the_result_json():
 
 def test_same_seed_same_risk():
     assert replicate(STEADY, 4, simulate)[1] == replicate(STEADY, 4, simulate)[1]
+
+
+def test_quantile_intervals_are_the_binomial_order_statistics():
+    base = simulate(STEADY).summary
+    summaries = [replace(base, first_freeze_at=float(t)) for t in range(1, 41)]
+    risk = risk_of(summaries)
+    # n = 40, q = 0.5: Binomial(40, 0.5) quantiles 0.025 and 0.975 are 14 and 26 -> X(14), X(27)
+    assert risk.first_freeze_quantiles["0.5"] == 20.0
+    assert risk.first_freeze_quantiles_ci["0.5"] == (14.0, 27.0)
+    # an upper rank past the last run that froze is "after the run"
+    calm = [replace(base, first_freeze_at=None)] * 20
+    assert risk_of(summaries[:20] + calm).first_freeze_quantiles_ci["0.9"] == (None, None)
