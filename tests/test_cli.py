@@ -157,3 +157,29 @@ def test_a_profile_with_a_bad_value_names_the_profile_and_the_flag(tmp_path, cap
     assert main(["run", "--profile", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: --profile {bad}: --query-time must")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["risk", "--rate", "x"], "--rate must be a number > 0, got 'x'"),
+        (["risk", "--rate", "5", "--method", "foo"], "--method must be one of auto, replications"),
+        (["risk", "--rate", "5", "--budget", "5"], "--budget must be an integer from 1000"),
+        (["risk", "--rate", "5", "--arrival", "poisson:3"], "--arrival is not taken by `risk`"),
+        (["risk", "--rate", "5", "--client", "in-process"], "--client must be external"),
+        (["run", "--replications", "0"], "--replications must be an integer from 1 to 100000"),
+    ],
+)
+def test_risk_and_replications_reject_bad_input_in_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {message}")
+
+
+def test_risk_json_has_the_documented_keys(capsys):
+    argv = ["risk", "--rate", "15", "--pool-size", "2", "--max-overflow", "1", "--stack",
+            "modern", "--pool-timeout", "1", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"mttf_s", "mttf_ci", "p_within", "method", "replications"} <= set(data)
+    assert set(data["p_within"]) == {"60", "3600", "86400"}
