@@ -33,8 +33,6 @@ class Traffic:
         self.finished = env.event()
         self._pending = 0
         self._closed = False
-        # Watcher for the risk estimators (sim/risk): every exchange so far has ended.
-        self.on_idle: Callable[[], None] | None = None
 
     def open(self, reply: Callable[[Exchange, int], None]) -> Exchange:
         exchange = Exchange(i=len(self.exchanges), reply=reply)
@@ -47,8 +45,6 @@ class Traffic:
         if exchange.ended and exchange.served:
             self._pending -= 1
             self._check()
-            if self._pending == 0 and self.on_idle is not None:
-                self.on_idle()
 
     def close(self) -> None:
         """No more exchanges will be opened."""
