@@ -145,7 +145,8 @@ def replications(
     freezes: list[float] = []
     for k in range(runs):
         rng = random.Random(f"replications:{scenario.seed}:{k}")
-        episode = run_episode(scenario, poisson(rate, 0.0, rng), horizon=horizon)
+        left = max(spend.limit - spend.requests, 1)  # a run never overdraws the budget much
+        episode = run_episode(scenario, poisson(rate, 0.0, rng), horizon=min(horizon, left / rate))
         spend.add(len(episode.sent))
         if episode.freeze_at is not None:
             freezes.append(episode.freeze_at)
@@ -405,7 +406,9 @@ def estimate(
         return replications(scenario, rate, budget=budget, report=report)
     if method == "splitting":
         return splitting(scenario, rate, budget=budget, report=report)
+    if scenario.endpoint != "async-sync-session":  # no pool freeze: watch for a saturated loop
+        return replications(scenario, rate, budget=budget, report=report)
     pilot = replications(scenario, rate, runs=PILOT, horizon=2000 / rate, report=report)
-    if pilot.freezes >= PILOT // 2 or scenario.endpoint != "async-sync-session":
+    if pilot.freezes >= PILOT // 2:
         return replications(scenario, rate, budget=budget, report=report)
     return splitting(scenario, rate, budget=budget, report=report)

@@ -59,6 +59,11 @@ def mttf_text(estimate: MTTF, rate: float) -> str:
     lo, hi = estimate.mttf_ci
     if estimate.mttf_s is None:
         head = f"more than {duration(lo)} (a lower bound: the budget ran out)"
+    elif math.isinf(estimate.mttf_s) and 0 < lo < math.inf:
+        head = (
+            f"no freeze in {duration(estimate.simulated_s)} simulated: more than "
+            f"{duration(lo)} (95% lower bound)"
+        )
     else:
         head = f"{duration(estimate.mttf_s)} (95% interval {duration(lo)} to {duration(hi)})"
     lines = [f"mean time to the first freeze at {rate:g} req/s: {head}"]
