@@ -26,6 +26,7 @@ from sim.queueing import (
 )
 from sim.result import Summary
 from sim.risk.mttf import MTTF, Report, estimate
+from sim.risk.text import duration
 from sim.scenario import Scenario
 
 POSTGRES_MAX_CONNECTIONS = 97  # max_connections 100 minus superuser_reserved_connections 3
@@ -174,7 +175,7 @@ def advise(
     elif risk is not None and risk.model.mttf_s is not None and risk.model.mttf_s < target_seconds:
         why_not = (
             f"even {connections} connections leave the model's mean time to the first freeze "
-            f"below the target ({_duration(risk.model.mttf_s)})"
+            f"below the target ({duration(risk.model.mttf_s)})"
         )
     recommended = None
     pooled = base
@@ -216,17 +217,6 @@ def advise(
     )
 
 
-def _duration(seconds: float) -> str:
-    if math.isinf(seconds):
-        return "never"
-    for unit, size in (("year", 365 * 86400), ("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            value = f"{seconds / size:.3g}"
-            plural = "s" if unit in ("year", "day") and value != "1" else ""
-            return f"{value} {unit}{plural}"
-    return f"{seconds:.3g} s"
-
-
 def _outcome(summary: Summary) -> str:
     state = (
         "no freeze"
@@ -252,7 +242,7 @@ def render(advice: Advice, base: Scenario) -> str:
         )
         if advice.risk is not None:
             lines.append(
-                f"For a mean time to the first freeze above {_duration(advice.target_seconds)}: "
+                f"For a mean time to the first freeze above {duration(advice.target_seconds)}: "
                 f"pool_size + max_overflow >= {advice.connections} (the model; Erlang B says "
                 f"{advice.erlang_connections})."
             )
@@ -313,12 +303,12 @@ def render(advice: Advice, base: Scenario) -> str:
 def _risk_line(label: str, risk: Risk) -> str:
     lo, hi = risk.model.mttf_ci
     model = (
-        f"model MTTF above {_duration(lo)}"
+        f"model MTTF above {duration(lo)}"
         if risk.model.mttf_s is None
-        else f"model MTTF {_duration(risk.model.mttf_s)} [{_duration(lo)}, {_duration(hi)}]"
+        else f"model MTTF {duration(risk.model.mttf_s)} [{duration(lo)}, {duration(hi)}]"
     )
     return (
         f"{label}: {model}"
         f" ({risk.model.method.split(' ')[0]}); Erlang B 1/(lambda B) "
-        f"{_duration(risk.erlang_b)}, M/M/c/c first passage {_duration(risk.first_passage)}"
+        f"{duration(risk.erlang_b)}, M/M/c/c first passage {duration(risk.first_passage)}"
     )

@@ -31,11 +31,6 @@ from sim.scenario import Scenario
 Importance = Callable[[float, Sequence[float]], float]  # (now, checkout times oldest first)
 
 
-def held(now: float, checkouts: Sequence[float]) -> float:
-    """The plainest importance: connections checked out."""
-    return float(len(checkouts))
-
-
 @dataclass(frozen=True)
 class Episode:
     reason: str  # "freeze", "level", "floor" or "horizon"
@@ -70,12 +65,13 @@ def run_episode(
     *,
     horizon: float,
     level: float | None = None,
-    importance: Importance = held,
+    importance: Importance | None = None,
     floor: int | None = None,
     marks: Sequence[float] = (),
     after: float = 0.0,
 ) -> Episode:
-    """`after`: the replayed past ends there; no level, floor or mark counts before it."""
+    """`after`: the replayed past ends there; no level, floor or mark counts before it.
+    `importance` ranks states for `level` and `marks`; without it neither is looked at."""
     model = assemble(scenario)
     env, loop, pool = model.env, model.loop, model.pool
     if scenario.pool_size:
@@ -115,7 +111,7 @@ def run_episode(
 
     def on_checkout(_: int) -> None:
         checkouts.append(env.now)
-        if (level is None and not marks) or env.now < after:
+        if importance is None or env.now < after:
             return
         value = importance(env.now, checkouts)
         if level is not None and value >= level:

@@ -32,6 +32,7 @@ from scipy import special
 from sim.queueing import hold_time
 from sim.risk.episodes import Episode, poisson, replay, run_episode
 from sim.risk.intervals import Z, exponential_mean, mean_interval, wilson
+from sim.risk.text import duration
 from sim.scenario import Scenario
 
 WITHIN = (60.0, 3600.0, 86400.0)
@@ -360,7 +361,9 @@ def splitting(
             runs, simulated = runs + batch.runs, simulated + batch.simulated
             saturated += batch.saturated
         mean, ci = _interval(estimates)
-        report(f"splitting batch {b + 1}: MTTF {_show(mean)} [{_show(ci[0])}, {_show(ci[1])}]")
+        report(
+            f"splitting batch {b + 1}: MTTF {duration(mean)} [{duration(ci[0])}, {duration(ci[1])}]"
+        )
         if len(estimates) >= min_batches and ci[1] <= FACTOR * mean:
             break
     if 0 < len(estimates) < min_batches:
@@ -387,10 +390,6 @@ def _interval(estimates: list[tuple[float, float]]) -> tuple[float, tuple[float,
     sigma = math.sqrt(math.log1p(var / (rate * rate)))
     mean = 1 / rate
     return mean, (mean * math.exp(-Z * sigma), mean * math.exp(Z * sigma))
-
-
-def _show(seconds: float) -> str:
-    return "inf" if math.isinf(seconds) else f"{seconds:.4g}s"
 
 
 def estimate(

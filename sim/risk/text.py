@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sim.risk.mttf import MTTF
+if TYPE_CHECKING:
+    from sim.risk.mttf import MTTF
 
 
 def duration(seconds: float | None) -> str:
@@ -14,9 +15,11 @@ def duration(seconds: float | None) -> str:
         return "unknown"
     if math.isinf(seconds):
         return "never"
-    for unit, size in (("years", 365 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds / size:.3g} {unit}"
+    for unit, size in (("year", 365 * 86400), ("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            value = f"{seconds / size:.3g}"
+            plural = "s" if unit in ("year", "day") and value != "1" else ""
+            return f"{value} {unit}{plural}"
     return f"{seconds:.3g} s"
 
 
