@@ -4,8 +4,9 @@ era2020: starlette 0.13 `run_in_threadpool` is `loop.run_in_executor(None, fn)`:
 ThreadPoolExecutor of min(32, cpu + 4) workers with a FIFO work queue; the worker is free as soon
 as `fn` returns; the result reaches the loop by `call_soon_threadsafe` (futures._chain_future).
 
-modern: `anyio.to_thread.run_sync` first takes a token from a CapacityLimiter (40 by default) on
-the loop, hands `fn` to a worker thread, and gives the token back only when the awaiting task
+modern: `anyio.to_thread.run_sync` (anyio 4.16 `_backends/_asyncio.py`
+`run_sync_in_worker_thread`) takes a checkpoint, then a token from a CapacityLimiter (40 by
+default) on the loop, a second checkpoint when the token was free, hands `fn` to a worker thread, and gives the token back only when the awaiting task
 resumes on the loop - so a frozen loop keeps its tokens.
 """
 
@@ -152,6 +153,7 @@ class CapacityLimiter:
         self._idle: list[WorkerThread] = []
 
     def run_sync(self, work: ThreadWork) -> Coroutine:
+        yield None  # run_sync_in_worker_thread: await cls.checkpoint() -> sleep(0)
         yield from self._acquire()
         try:
             future = self.loop.create_future()

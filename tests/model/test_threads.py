@@ -132,3 +132,43 @@ def test_an_exception_in_the_worker_is_raised_in_the_awaiting_task():
     Task(loop, coro())
     env.run(until=1)
     assert log == [(0.1, "'boom'")]
+
+
+def test_limiter_hands_work_to_a_thread_after_anyios_two_checkpoints():
+    # anyio 4.16 run_sync_in_worker_thread: `await cls.checkpoint()` (sleep(0)), then
+    # CapacityLimiter.acquire_on_behalf_of takes a free token and awaits
+    # cancel_shielded_checkpoint() (sleep(0)): the task's first step runs in iteration 1, the
+    # work is handed over in iteration 3.
+    env, loop = make_loop()
+    limiter = CapacityLimiter(loop, total_tokens=1, handoff=0.0)
+    started: list[int] = []
+
+    def fn():
+        started.append(loop.iterations)
+        yield env.timeout(0.1)
+
+    caller(loop, limiter, fn, [], "a")
+    env.run(until=1)
+    assert started == [3]
+
+
+def test_a_waiter_for_a_token_takes_no_second_checkpoint():
+    # acquire_on_behalf_of: WouldBlock -> `await event.wait()`; the releasing task's
+    # `_notify_next_waiter` sets the event, and the waiter goes straight to the worker thread.
+    env, loop = make_loop()
+    limiter = CapacityLimiter(loop, total_tokens=1, handoff=0.0)
+    started: list[tuple[str, int]] = []
+
+    def fn(name: str):
+        def run():
+            started.append((name, loop.iterations))
+            yield env.timeout(0.1)
+
+        return run
+
+    for name in "ab":
+        caller(loop, limiter, fn(name), [], name)
+    env.run(until=1)
+    # a's job ends at 0.1: its result reaches the loop in iteration 4 (call_soon_threadsafe),
+    # its task resumes and releases the token in 5, and b's wake-up in 6 hands b's work over.
+    assert started == [("a", 3), ("b", 6)]
