@@ -6,8 +6,9 @@ as `fn` returns; the result reaches the loop by `call_soon_threadsafe` (futures.
 
 modern: `anyio.to_thread.run_sync` (anyio 4.16 `_backends/_asyncio.py`
 `run_sync_in_worker_thread`) takes a checkpoint, then a token from a CapacityLimiter (40 by
-default) on the loop, a second checkpoint when the token was free, hands `fn` to a worker thread, and gives the token back only when the awaiting task
-resumes on the loop - so a frozen loop keeps its tokens.
+default) on the loop, a second checkpoint when the token was free, hands `fn` to a worker
+thread, and gives the token back only when the awaiting task resumes on the loop - so a frozen
+loop keeps its tokens.
 """
 
 from __future__ import annotations
