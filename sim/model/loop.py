@@ -151,13 +151,8 @@ class EventLoop:
 
     # -- the loop thread ------------------------------------------------------------------------
     def run_forever(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
         while True:
-            if self._gil is None and self._due():  # select(0) returns at once
-                if env.peek() <= env.now:  # same-instant work of other threads first
-                    yield env.timeout(0)
-            else:
-                yield from self._select()
+            yield from self._select()
             yield from self._run_once()
 
     def _due(self) -> bool:
@@ -170,20 +165,13 @@ class EventLoop:
 
         select() releases the GIL, so worker threads that became runnable while the loop
         thread held it run now and post their results (call_soon_threadsafe) before this
-        iteration counts its ready callbacks: the zero timeout lets them run first.
+        iteration counts its ready callbacks.
         """
         if self._gil is not None:
             self._gil.succeed()
             self._gil = None
-            # Let the woken workers run to their call_soon_threadsafe: a few same-instant steps
-            # (start, take a worker slot, run) before the loop counts its ready queue.
-            for _ in range(4):
-                if self.env.peek() > self.env.now:
-                    break
-                yield self.env.timeout(0)
+        yield from self._others_first()
         if self._due():
-            if self.env.peek() <= self.env.now:
-                yield self.env.timeout(0)
             return
         self._wakeup = self.env.event()
         if self._scheduled:
@@ -194,6 +182,13 @@ class EventLoop:
             )
         yield self._wakeup
         self._wakeup = None
+
+    def _others_first(self) -> Generator[simpy.Event, Any, None]:
+        """Let every other thread's work due at this instant run first: the workers woken by
+        the GIL release reach their call_soon_threadsafe, sockets ready by now are seen by the
+        poll. The loop is the only thread that waits on others this way, so this ends."""
+        while self.env.peek() <= self.env.now:
+            yield self.env.timeout(0)
 
     def _run_once(self) -> Generator[simpy.Event, Any, None]:
         env, ready, scheduled = self.env, self._ready, self._scheduled

@@ -172,3 +172,29 @@ def test_a_waiter_for_a_token_takes_no_second_checkpoint():
     # a's job ends at 0.1: its result reaches the loop in iteration 4 (call_soon_threadsafe),
     # its task resumes and releases the token in 5, and b's wake-up in 6 hands b's work over.
     assert started == [("a", 3), ("b", 6)]
+
+
+def test_select_waits_for_every_same_instant_step_of_the_woken_workers():
+    # select() releases the GIL: the worker woken there runs its zero-time steps (here six
+    # same-instant events) to the call_soon_threadsafe that posts its result, before the loop
+    # counts the callbacks ready for its next iteration, whose first callback holds it 1 s.
+    env, loop = make_loop()
+    pool = ThreadPoolExecutor(loop, max_workers=1, handoff=0.25)
+    log: list = []
+
+    def fn():
+        for _ in range(6):
+            yield env.timeout(0)
+        return "done"
+
+    def coro():
+        value = yield from pool.run_sync(fn)
+        log.append((value, loop.iterations, env.now))
+
+    def hold():
+        yield env.timeout(1.0)
+
+    Task(loop, coro())
+    loop.call_soon(lambda: loop.call_soon(hold))
+    env.run(until=5)
+    assert log == [("done", 3, 1.0)]
