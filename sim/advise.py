@@ -32,7 +32,6 @@ from sim.scenario import Scenario
 POSTGRES_MAX_CONNECTIONS = 97  # max_connections 100 minus superuser_reserved_connections 3
 CHECK_REQUESTS = 300  # arrivals per model check: enough to see a collapse, fast enough for < 1 s
 SEED_POOL_TIMEOUT = 1.0  # any wait on the seed's endpoint is a freeze; keep each one short
-BUSY_LOOP = 0.7
 # Simulated requests per MTTF estimate (`sim risk` spends 300000 on one pool): enough for a
 # splitting batch on a pool of ~20, so advice comes in about half a minute.
 ADVISE_BUDGET = 150_000
@@ -277,11 +276,9 @@ def render(advice: Advice, base: Scenario) -> str:
             )
         if advice.recommended.summary.freezes:
             lines.append(
-                f"  The model disagrees with the queueing estimate: the loop is "
-                f"{advice.loop_busy:.0%} busy, so wake-ups queue on it and every request holds "
+                f"  The model disagrees with the queueing estimate on this traffic: the loop is "
+                f"{advice.loop_busy:.0%} busy, and a request whose wake-up queues on it holds "
                 "its connection longer than its own work."
-                if advice.loop_busy > BUSY_LOOP
-                else "  The model disagrees with the queueing estimate on this traffic."
             )
     else:
         lines.append(f"No pool setting can meet it: {advice.why_not}.")

@@ -39,9 +39,6 @@ class Prediction:
     client_errors: int | None
 
 
-CALLBACKS_PER_REQUEST = 16  # loop callbacks one request runs at most, each callback_cpu
-
-
 def request_cpu(s: Scenario) -> float:
     """Upper bound on the loop-thread time one request costs besides any pool wait."""
     return (
@@ -50,7 +47,7 @@ def request_cpu(s: Scenario) -> float:
         + s.query.mean
         + s.client_request_cpu
         + s.thread_handoff
-        + CALLBACKS_PER_REQUEST * s.callback_cpu
+        + s.profile.callbacks_per_request * s.callback_cpu
     )
 
 

@@ -42,6 +42,13 @@ class StackProfile:
     # `python -m validation calibrate` (2-core AMD EPYC VM, PostgreSQL 15 on loopback,
     # 2026-11-26); rerun it and copy the figures to move the defaults to another machine.
     costs: dict[str, float]
+    # How request_cpu divides between uvicorn's data_received (with accept and close), the ASGI
+    # app up to the endpoint, and the response after it: validation/profiles/<stack>.json's
+    # "request_cpu_shares", measured by calibrate from the app's thread_time() marks.
+    request_cpu_shares: dict[str, float]
+    # Most loop callbacks one request runs (asyncio Handle._run calls, counted by calibrate on
+    # the stack's asyncio loop): the closed form's bound on a request's callback_cpu.
+    callbacks_per_request: int
 
     def threads(self, cpus: int) -> int:
         if self.fixed_threads is not None:
@@ -71,6 +78,8 @@ STACKS: dict[str, StackProfile] = {
             "client_setup_cpu": 0.0530559,
             "client_request_cpu": 0.0029601,
         },
+        request_cpu_shares={"parse": 0.293, "app": 0.47, "respond": 0.237},
+        callbacks_per_request=21,
     ),
     # Python 3.11, fastapi 0.165, starlette 1.10, anyio 4.16, SQLAlchemy 2.1.9, uvicorn 0.54
     "modern": StackProfile(
@@ -93,5 +102,7 @@ STACKS: dict[str, StackProfile] = {
             "client_setup_cpu": 0.0585318,
             "client_request_cpu": 0.0041261,
         },
+        request_cpu_shares={"parse": 0.251, "app": 0.448, "respond": 0.301},
+        callbacks_per_request=22,
     ),
 }

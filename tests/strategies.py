@@ -18,7 +18,6 @@ from typing import Any
 from hypothesis import currently_in_test_context, note
 from hypothesis import strategies as st
 
-from sim.analytic import CALLBACKS_PER_REQUEST
 from sim.scenario import SPECS, Scenario
 
 ENDPOINTS = ("async-sync-session", "sync", "async-session")
@@ -163,7 +162,7 @@ def loop_cpu_per_request(scenario: Scenario) -> float:
     """Loop-thread CPU one request costs when nothing blocks: the server's HTTP work and its
     callbacks, and for the in-process client building its httpx client and reading the
     response."""
-    cost = scenario.request_cpu + CALLBACKS_PER_REQUEST * scenario.callback_cpu
+    cost = scenario.request_cpu + scenario.profile.callbacks_per_request * scenario.callback_cpu
     if scenario.client == "in-process":
         cost += scenario.client_setup_cpu + scenario.client_request_cpu
     return cost

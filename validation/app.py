@@ -26,6 +26,7 @@ Deviations from the seed, each needed to measure it:
   while the server may still be frozen).
 """
 import asyncio
+import contextvars
 import json
 import os
 import sys
@@ -56,6 +57,9 @@ REQUESTS = int(ENV.get("PSS_REQUESTS", "20"))
 CLIENT_TIMEOUT = None if ENV.get("PSS_CLIENT_TIMEOUT", "none") == "none" else float(ENV["PSS_CLIENT_TIMEOUT"])
 PORT = int(ENV.get("PSS_PORT", "8000"))
 LOOP = ENV.get("PSS_LOOP", "auto")
+# calibrate: time.thread_time() marks on the loop thread that split a request's loop CPU
+SPLIT = ENV.get("PSS_SPLIT", "0") == "1"
+SPLIT_EVERY = 50  # requests per "split" event, so printing adds ~nothing per request
 SA2 = tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2]) >= (1, 4)
 
 
@@ -104,7 +108,33 @@ def run_query(db, q):
     return []
 
 
+MARKS = contextvars.ContextVar("marks", default=None)
+SPLITS = []
+CALLBACKS = [0]  # asyncio Handle._run calls (uvloop's C handles are not counted)
+
+
+def count_callbacks():
+    run = asyncio.events.Handle._run
+
+    def counted(handle):
+        CALLBACKS[0] += 1
+        return run(handle)
+
+    asyncio.events.Handle._run = counted
+
+
+if SPLIT:
+    count_callbacks()
+
+
+def mark(name):
+    marks = MARKS.get()
+    if marks is not None:
+        marks[name] = time.thread_time()
+
+
 def handling(i):
+    mark("handled")
     print("Handling %s" % i, flush=True)
     event("handled", i=i, t=time.monotonic())
 
@@ -116,6 +146,7 @@ async def list_names(i: int, w: float = None, q: float = None, db: Session = Dep
     users = run_query(db, q)
     handling(i)
     await asyncio.sleep(ASYNC_WORK if w is None else w)  # <----- simulating async work
+    mark("returned")
     return i, [user.name for user in users]
 
 
@@ -203,17 +234,35 @@ async def start_probe_and_client():
 
 
 class Served:
-    """Outermost ASGI wrapper: one "served" event per HTTP request, however it ended."""
+    """Outermost ASGI wrapper: one "served" event per HTTP request, however it ended.
+
+    With PSS_SPLIT=1 it also marks the loop thread's CPU clock at the app's entry, and at exit;
+    with the seed endpoint's marks ("handled" after the query, "returned" after the await) that
+    gives the CPU spent from the app's entry to the endpoint and from its return to the end.
+    """
 
     def __init__(self, inner):
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
+        marks = {"entry": time.thread_time()} if SPLIT and scope["type"] == "http" else None
+        MARKS.set(marks)
         try:
             await self.inner(scope, receive, send)
         finally:
             if scope["type"] == "http":
                 event("served", t=time.monotonic(), query=scope.get("query_string", b"").decode())
+            if marks is not None and "returned" in marks:
+                split(marks)
+
+
+def split(marks):
+    SPLITS.append((marks["handled"] - marks["entry"], time.thread_time() - marks["returned"]))
+    if len(SPLITS) == SPLIT_EVERY:
+        event("split", app=[a for a, _ in SPLITS], respond=[r for _, r in SPLITS],
+              callbacks=CALLBACKS[0], requests=SPLIT_EVERY)
+        SPLITS.clear()
+        CALLBACKS[0] = 0
 
 
 if __name__ == "__main__":

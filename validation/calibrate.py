@@ -9,6 +9,7 @@ loads: {"costs": {field: seconds}, "machine": ..., "date": ...}.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -23,8 +24,10 @@ from sim.result import BLOCK_MIN, Result
 from sim.scenario import SPECS, Scenario
 from validation.envs import StackEnv, ensure_env
 from validation.errors import HarnessFailure
+from validation.figures import write_atomic
 from validation.postgres import Database, database
 from validation.runner import STARTUP_TIMEOUT, run, serving, wait_for_port
+from validation.serverlog import parse_events
 
 HERE = Path(__file__).parent
 PROFILES = HERE / "profiles"
@@ -47,9 +50,15 @@ def calibrate(stack: str, database_url: str | None = None) -> dict[str, Any]:
     env = ensure_env(stack)
     scenario = Scenario.create(stack=stack, client="external", pool_size=20, async_work=0)
     with database(database_url) as db:
-        rounds = _measure_rounds(scenario, env, db)
+        rounds, splits = _measure_rounds(scenario, env, db, ROUNDS)
+        # uvloop's handles are C: count the callbacks on the stack's asyncio loop instead.
+        on_asyncio = scenario.replace(loop="asyncio")
+        counted = (
+            splits if scenario.loop == "asyncio" else _measure_rounds(on_asyncio, env, db, 1)[1]
+        )
         setups = client_setup_rounds(stack, db)
     raw = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    shares = request_cpu_shares(raw["request_cpu"], raw["query_cpu"], splits)
     # Only the first round met a fresh server: its first request paid SQLAlchemy's first
     # connect (dialect.initialize) and first compiles, beyond an ordinary connect.
     raw["warmup_time"] = max(0.0, rounds[0]["first_request_extra"] - raw["connect_time"])
@@ -58,6 +67,8 @@ def calibrate(stack: str, database_url: str | None = None) -> dict[str, Any]:
     return {
         "stack": stack,
         "costs": costs,
+        "request_cpu_shares": shares,
+        "callbacks_per_request": callbacks_per_request(counted),
         "extra": {k: round(v, 7) for k, v in raw.items() if k not in SPECS},
         "client_setup_rounds": [round(v, 7) for v in setups],
         "machine": {
@@ -70,11 +81,14 @@ def calibrate(stack: str, database_url: str | None = None) -> dict[str, Any]:
     }
 
 
-def _measure_rounds(scenario: Scenario, env: StackEnv, db: Database) -> list[dict[str, float]]:
-    """ROUNDS runs of `measure.py` against one app server started for them."""
+def _measure_rounds(
+    scenario: Scenario, env: StackEnv, db: Database, rounds: int
+) -> tuple[list[dict[str, float]], list[dict[str, Any]]]:
+    """`rounds` runs of `measure.py` against one app server started for them, and the app's
+    "split" events from those requests."""
     with (
         tempfile.TemporaryDirectory(prefix="pss-cal-") as tmp,
-        serving(scenario, env, db, Path(tmp), probe=False) as server,
+        serving(scenario, env, db, Path(tmp), probe=False, split=True) as server,
     ):
         wait_for_port(server, STARTUP_TIMEOUT)
         cmd = [
@@ -84,7 +98,48 @@ def _measure_rounds(scenario: Scenario, env: StackEnv, db: Database) -> list[dic
             "--server-pid", str(server.proc.pid),
             "--loop", scenario.loop,
         ]  # fmt: skip
-        return [_measure_once(cmd) for _ in range(ROUNDS)]
+        measured = [_measure_once(cmd) for _ in range(rounds)]
+        lines = server.log.read_text(errors="replace").splitlines()
+        return measured, [e for e in parse_events(lines) if e["kind"] == "split"]
+
+
+def request_cpu_shares(
+    request_cpu: float, query_cpu: float, splits: list[dict[str, Any]]
+) -> dict[str, float]:
+    """How a request's loop CPU divides where the model spends it (`Server.data_received`,
+    `_run_asgi`'s first step, `_respond`), from the app's thread_time() marks.
+
+    app: from the ASGI app's entry to the endpoint's "handled", less the query's own CPU (the
+    model counts it in query_time); respond: from the endpoint's return to the app's exit
+    (serialisation, the write, the dependency's exit hop). parse is the rest of request_cpu:
+    uvicorn's accept, connection_made and data_received, and the connection's close.
+    """
+    if not splits:
+        raise HarnessFailure("the app printed no split events: was PSS_SPLIT set?")
+    app = statistics.median(v for e in splits for v in e["app"]) - query_cpu
+    respond = statistics.median(v for e in splits for v in e["respond"])
+    parse = request_cpu - app - respond
+    if min(app, respond, parse) < 0:
+        raise HarnessFailure(
+            f"request_cpu {request_cpu:.6f} s does not split: app {app:.6f}, respond "
+            f"{respond:.6f}, parse {parse:.6f} s from {len(splits)} split events"
+        )
+    parse_share, app_share = round(parse / request_cpu, 3), round(app / request_cpu, 3)
+    return {
+        "parse": parse_share,
+        "app": app_share,
+        "respond": round(1 - parse_share - app_share, 3),
+    }
+
+
+def callbacks_per_request(splits: list[dict[str, Any]]) -> int:
+    """Most loop callbacks (asyncio `Handle._run` calls) one request ran, as the largest mean
+    over the app's windows of SPLIT_EVERY sequential requests, rounded up; the first window
+    also holds the server's start-up and is left out."""
+    windows = [e["callbacks"] / e["requests"] for e in splits[1:]]
+    if not windows:
+        raise HarnessFailure(f"too few split events to count callbacks: {len(splits)}")
+    return math.ceil(max(windows))
 
 
 def client_setup_rounds(stack: str, db: Database) -> list[float]:
@@ -127,6 +182,16 @@ def _measure_once(cmd: list[str]) -> dict[str, float]:
     return json.loads(done.stdout)
 
 
+SPLIT_FIELDS = ("request_cpu_shares", "callbacks_per_request")
+
+
+def keep_costs(committed: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
+    """The committed profile with only `fresh`'s SPLIT_FIELDS, and when they were measured."""
+    split = {k: fresh[k] for k in SPLIT_FIELDS}
+    when = {"date": fresh["date"], "load_1min": round(os.getloadavg()[0], 2)}
+    return {**committed, **split, "split_measured": when}
+
+
 def write_profile(profile: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(profile, indent=1) + "\n")
+    write_atomic(path, json.dumps(profile, indent=1) + "\n")

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--stack", choices=tuple(STACKS), action="append")
     cal.add_argument("--out", type=Path, help="profile file (default validation/profiles/S.json)")
     cal.add_argument("--database-url")
+    cal.add_argument(
+        "--keep-costs",
+        action="store_true",
+        help="keep the profile's costs, write only the request_cpu shares and callback count "
+        "(ratios and counts a busy machine moves less than it moves times)",
+    )
 
     cmp_ = commands.add_parser("compare", help="model vs real app on the case set; REPORT.md")
     cmp_.add_argument("--stack", choices=tuple(STACKS), action="append")
@@ -116,7 +122,7 @@ def summary_text(result: Result, k: int = 0) -> str:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from validation.calibrate import calibrate, profile_path, write_profile
+    from validation.calibrate import calibrate, keep_costs, profile_path, write_profile
 
     for stack in args.stack or tuple(STACKS):
         try:
@@ -125,6 +131,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             print(f"skipping {stack}: {exc}", file=sys.stderr)
             continue
         path = args.out or profile_path(stack)
+        if args.keep_costs:
+            profile = keep_costs(json.loads(path.read_text()), profile)
         write_profile(profile, path)
         print(f"{stack}: {json.dumps(profile['costs'])} -> {path}")
     return 0

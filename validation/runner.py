@@ -170,14 +170,24 @@ class Server:
 
 @contextlib.contextmanager
 def serving(
-    scenario: Scenario, env: StackEnv, db: Database, run_dir: Path, probe: bool = True
+    scenario: Scenario,
+    env: StackEnv,
+    db: Database,
+    run_dir: Path,
+    probe: bool = True,
+    split: bool = False,
 ) -> Iterator[Server]:
-    """Start the app (copied into `run_dir`, away from this package's module names)."""
+    """Start the app (copied into `run_dir`, away from this package's module names); `split`
+    turns on the app's loop-CPU marks for calibrate."""
     for name in APP_FILES:
         shutil.copy(HERE / name, run_dir / name)
     port = free_port(SERVER_PORTS)
     log = run_dir / "server.log"
-    app_env = {**_app_env(scenario, db, port), "PSS_PROBE": "1" if probe else "0"}
+    app_env = {
+        **_app_env(scenario, db, port),
+        "PSS_PROBE": "1" if probe else "0",
+        "PSS_SPLIT": "1" if split else "0",
+    }
     cmd = [str(env.python), "-u", str(run_dir / "app.py")]
     with _process(cmd, log, cwd=run_dir, env=app_env) as proc:
         yield Server(proc, port, log)

@@ -71,19 +71,18 @@ class Server:
             "async-session": self._async_session,
         }
 
-    # How a request's loop CPU (`request_cpu`) divides: HTTP parsing in data_received, the ASGI
-    # app's middleware, routing and dependency solving in the task's first step, and the
-    # response's serialisation and write.
-    PARSE, APP, RESPOND = 0.25, 0.5, 0.25
+    def _share(self, part: str) -> float:
+        """The loop CPU of one part of a request: the stack's measured share of request_cpu
+        (`StackProfile.request_cpu_shares`)."""
+        return self.scenario.profile.request_cpu_shares[part] * self.scenario.request_cpu
 
     def data_received(self, exchange: Exchange) -> Coroutine:
         """httptools_impl.HttpToolsProtocol.on_message_complete -> loop.create_task(run_asgi)."""
-        yield from cpu(self.loop.env, self.PARSE * self.scenario.request_cpu)
+        yield from cpu(self.loop.env, self._share("parse"))
         Task(self.loop, self._run_asgi(exchange))
 
     def _run_asgi(self, exchange: Exchange) -> Coroutine:
-        env, request_cpu = self.loop.env, self.scenario.request_cpu
-        yield from cpu(env, self.APP * request_cpu)
+        yield from cpu(self.loop.env, self._share("app"))
         style = self._style(exchange.i)
         session = Session(self.pools[ENGINE[style]], self._query(exchange.i))
         status = yield from self._endpoints[style](exchange, session)
@@ -102,7 +101,7 @@ class Server:
         self.on_served(exchange)
 
     def _respond(self, exchange: Exchange, status: int) -> Coroutine:
-        yield from cpu(self.loop.env, self.RESPOND * self.scenario.request_cpu)
+        yield from cpu(self.loop.env, self._share("respond"))
         self.loop.write(exchange.reply, exchange, status)  # transport.write
 
     def _teardown(self, session: Session, style: str) -> Coroutine:

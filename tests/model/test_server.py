@@ -11,6 +11,7 @@ import pytest
 
 from sim.model import run_model, simulate
 from sim.scenario import COSTS, Scenario
+from sim.stacks import STACKS
 
 ROUND = {
     **dict.fromkeys(COSTS, 0.0),
@@ -190,3 +191,20 @@ def test_every_connection_is_back_in_the_pool_at_the_end(endpoint):
     assert observed.max_checkedout == 3
     assert observed.max_idle == 2
     assert observed.connections_at_end == 2
+
+
+@pytest.mark.parametrize("stack", ["era2020", "modern"])
+def test_a_requests_loop_cpu_splits_by_the_stacks_measured_shares(stack):
+    # One request, 1 s of request_cpu and nothing else: the loop is busy for parse in
+    # data_received, app in the task's first step (the get_db hop ends that iteration), and
+    # respond after the endpoint; each share as calibrate measured it for the stack.
+    shares = STACKS[stack].request_cpu_shares
+    result, _ = run_model(
+        Scenario.create(
+            **{**ROUND, "stack": stack, "loop": "asyncio", "requests": 1, "request_cpu": 1.0}
+        )
+    )
+    (request,) = result.requests
+    assert request.handled_at == pytest.approx(shares["parse"] + shares["app"] + 0.03)
+    assert request.completed_at == pytest.approx(1.0 + 0.03 + 0.1)
+    assert sum(shares.values()) == pytest.approx(1.0)
