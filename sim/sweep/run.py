@@ -52,7 +52,7 @@ class SweepOutcome:
 
 
 def _batches(grid: Grid, size: int) -> Iterator[Batch]:
-    indexed = enumerate(grid.points())
+    indexed = enumerate(grid.jobs())
     while batch := list(itertools.islice(indexed, size)):
         yield batch
 
@@ -115,7 +115,7 @@ def run_sweep(
     start = time.monotonic()
     store = Store(out)
     earlier, kept, stale = store.done(), Digests(), Counter[tuple[str, ...]]()
-    bar = progress(len(grid))
+    bar = progress(grid.rows)
     try:
         batches = _pending(grid, batch_size, executor.settings, earlier, kept, stale, bar)
         _compute(executor, batches, store, bar)
