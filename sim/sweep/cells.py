@@ -10,7 +10,8 @@ line of cells that differ only in rate, highest rate first:
     over freezes, with its chi-square interval (`intervals.exponential_mean`; runs start from an
     empty pool, a bias of at most one hold per run, and censored at the run's duration);
   - else by multilevel splitting (`sim.risk.mttf.splitting`) within `budget` simulated requests
-    per cell; what the budget cannot tell is a lower bound (`mttf_s` null, `mttf_lo` the bound);
+    per cell; what the budget cannot tell is a lower bound (`mttf_s` null, `mttf_lo` the bound),
+    unless some of the cell's runs froze: then those runs' estimate, however wide;
   - once a cell's lower end passes the longest horizon asked about (`TOP`, a day), the cells at
     lower rates are not run: a freeze is no likelier with fewer arrivals, so each carries that
     lower end as its own lower bound (method `BOUNDED`).
@@ -37,6 +38,7 @@ import pyarrow.parquet as pq
 
 from sim.result import Summary
 from sim.risk.intervals import exponential_mean
+from sim.risk.mttf import WITHIN, splitting
 from sim.risk.replications import QUANTILES, risk_of
 from sim.scenario import Scenario, parse_arrival
 from sim.sweep.executors import Calls
@@ -45,7 +47,7 @@ from sim.sweep.progress import Progress
 from sim.sweep.rows import CELL, INPUTS, REPLICATION, scenario_columns, scenario_fields, schema
 from sim.sweep.store import atomic, results_dataset
 
-TOP = 86400.0  # the longest MTTF contour drawn (sim.plots.MTTF_LEVELS): no need to look past it
+TOP = max(WITHIN)  # the longest MTTF contour drawn (a day): no need to look past it
 FROM_RUNS = "replications (the cell's runs, exponential)"
 SPLITTING = "splitting"
 BOUNDED = "bounded by a higher rate"
@@ -113,8 +115,6 @@ def estimator_version() -> str:
 
 def line_mttf(line: list[Cell], budget: int) -> list[dict[str, Any]]:
     """Worker entry point: the MTTF columns of each cell of a line, highest rate first."""
-    from sim.risk.mttf import splitting
-
     found = []
     bound: float | None = None
     for cell in sorted(line, key=lambda c: -c.rate):
@@ -128,6 +128,9 @@ def line_mttf(line: list[Cell], budget: int) -> list[dict[str, Any]]:
             estimate = splitting(Scenario.create(**cell.params), cell.rate, budget=budget)
             mean, (lo, hi) = estimate.mttf_s, estimate.mttf_ci
             method, requests, notes = SPLITTING, estimate.requests, "; ".join(estimate.notes)
+            if mean is None and cell.froze:  # the runs saw freezes the budget could not reach
+                mean, (lo, hi) = exponential_mean(cell.exposure, cell.froze)
+                method, notes = FROM_RUNS, f"splitting ran out of budget; {notes}"
         if lo > TOP and bound is None:
             bound = lo
         found.append(

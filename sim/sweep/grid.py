@@ -188,3 +188,29 @@ DEFAULT_GRID = Grid.build(
     },
     {"pool_timeout": 30.0, "client": "external"},
 )
+
+
+# The picture the project exists for: P(freeze) and the model's MTTF over steady traffic and pool
+# capacity, on the seed's endpoint and today's stack. max_overflow 0 makes pool_size the capacity
+# (what Erlang B counts); pool_timeout 1 s lets a freeze end within the run, so collapse is a
+# boundary of its own (the first freeze does not depend on it). Rates double from 0.5 to 64/s:
+# for capacities 2..12 that spans a first freeze within a second to beyond a day. 20 runs of
+# 10 s per cell and 20000 requests of splitting per cell fit the default sweep's 2 minutes on 2
+# cores; a capacity above 12 needs more than that budget near its 1 h and 1 day lines (16
+# connections at 16 req/s: only "> 2.95 h" from 15000 requests).
+RISK_MAP_DIR = "risk-map"  # under the default sweep's --out
+RISK_MAP = Grid.build(
+    {
+        "arrival": ",".join(f"poisson:{rate:g}" for rate in (0.5, 1, 2, 4, 8, 16, 32, 64)),
+        "pool_size": "2:12:2",
+    },
+    {
+        "max_overflow": 0,
+        "pool_timeout": 1.0,
+        "endpoint": "async-sync-session",
+        "stack": "modern",
+        "client": "external",
+        "duration": 10.0,
+    },
+    replications=20,
+)

@@ -154,22 +154,27 @@ def atomic(target: Path, write: Any) -> None:
     os.replace(tmp, target)
 
 
-def results_dataset(path: str | Path) -> ds.Dataset:
-    """A results file from `sweep`, parquet or CSV, with the sweep's column types, scanned
-    lazily: readers take the columns and rows they need, never the whole table at once."""
+def results_dataset(path: str | Path, types: pa.Schema | None = None) -> ds.Dataset:
+    """A results file from `sweep`, parquet or CSV, with the sweep's column types (or `types`,
+    for the cells table), scanned lazily: readers take the columns and rows they need, never
+    the whole table at once."""
     path = Path(path)
     if path.suffix == ".csv":
-        options = pacsv.ConvertOptions(column_types=schema())
-        return ds.dataset(path, schema=schema(), format=ds.CsvFileFormat(convert_options=options))
+        types = types or schema()
+        options = pacsv.ConvertOptions(column_types=types)
+        return ds.dataset(path, schema=types, format=ds.CsvFileFormat(convert_options=options))
     return ds.dataset(path, format="parquet")
 
 
 def read_results(
-    path: str | Path, columns: list[str] | None = None, where: dict[str, Any] | None = None
+    path: str | Path,
+    columns: list[str] | None = None,
+    where: dict[str, Any] | None = None,
+    types: pa.Schema | None = None,
 ) -> pa.Table:
     """The rows equal to `where` (None matching an empty cell), only `columns` if given."""
     match = None
     for name, value in (where or {}).items():
         term = ds.field(name).is_null() if value is None else ds.field(name) == value
         match = term if match is None else match & term
-    return results_dataset(path).to_table(columns=columns, filter=match)
+    return results_dataset(path, types).to_table(columns=columns, filter=match)
