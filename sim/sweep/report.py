@@ -93,12 +93,16 @@ def write_report(grid: Grid, outcome: SweepOutcome, out: Path, workers: str) -> 
         lines += ["", "Fewer than two axes: no heatmaps."]
     else:
         x, y = axes[0], axes[1]
+        bursts = "arrival" not in grid.axes and grid.fixed.get("arrival", "burst") == "burst"
         lines += [
             "",
             "## Freeze boundary",
             f"For each {x}, the smallest {y} at which the loop froze ('-': never in range). "
             "The closed form is sim/analytic.py's `freezes`: requests > pool_size + "
-            "max_overflow on the seed's endpoint, never on the others.",
+            "max_overflow on the seed's endpoint, never on the others."
+            if bursts
+            else "Not drawn: the closed form speaks of bursts only, and this grid's traffic "
+            "is steady (the pictures show each cell's run 0).",
         ]
         pictures: list[str] = []
         if grid.replications > 1:
@@ -108,14 +112,15 @@ def write_report(grid: Grid, outcome: SweepOutcome, out: Path, workers: str) -> 
             )
         for facet in facets(outcome.results, x, y):
             rows = read_results(outcome.results, COLUMNS, {**facet.where, REPLICATION: 0})
-            edge = boundary(rows, x, y, facet)
-            lines += [
-                "",
-                f"### {facet.title() or 'all rows'}",
-                f"- model:       {_fmt(edge.model)}",
-                f"- closed form: {_fmt(edge.analytic)}",
-                f"- cells where they disagree on freeze/no freeze: {edge.disagreements}",
-            ]
+            if bursts:
+                edge = boundary(rows, x, y, facet)
+                lines += [
+                    "",
+                    f"### {facet.title() or 'all rows'}",
+                    f"- model:       {_fmt(edge.model)}",
+                    f"- closed form: {_fmt(edge.analytic)}",
+                    f"- cells where they disagree on freeze/no freeze: {edge.disagreements}",
+                ]
             for z in PICTURES:
                 name = f"heatmap-{z.replace('_', '-')}{facet.slug()}.png"
                 heatmap(rows, x, y, z, facet.where, out / name)
