@@ -309,7 +309,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from sim.plots import heatmap
+    from sim.plots import RISK_LABELS, heatmap, risk_map
+    from sim.sweep.cells import cells_schema
     from sim.sweep.store import read_results
 
     where = {}
@@ -322,7 +323,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not source.exists():
         raise UsageError(f"{source}: no such results file")
     out = Path(args.out) if args.out else source.with_name(f"{args.z}-{args.x}-{args.y}.png")
-    print(heatmap(read_results(source), args.x, args.y, args.z, where, out))
+    if args.z in RISK_LABELS:  # a replicated sweep's cells.parquet
+        print(
+            risk_map(read_results(source, types=cells_schema()), args.x, args.y, args.z, where, out)
+        )
+    else:
+        print(heatmap(read_results(source), args.x, args.y, args.z, where, out))
     return 0
 
 

@@ -150,14 +150,18 @@ def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
         j = np.searchsorted(xs, coordinate(x, row[x]))
         if (i, j) in filled:
             varying = [
-                n for n in names if n not in (x, y, "seed") and len(set(_column(table, n))) > 1
+                n
+                for n in [*names, "replication"]
+                if n in table.column_names
+                and n not in (x, y, "seed")
+                and len(set(_column(table, n))) > 1
             ]
             raise ScenarioError(
                 f"several rows per ({x}, {y}) cell: fix {', '.join(varying)} with --where"
             )
         filled.add((i, j))
         values[i, j] = np.nan if row[z] is None else row[z]
-        model_freeze[i, j] = float((row["freezes"] or 0) > 0)
+        model_freeze[i, j] = float((row.get("freezes") or 0) > 0)
         collapse[i, j] = float(row.get("recovered") is False)
         if row["arrival"] == "burst":
             analytic_freeze[i, j] = float(freezes(Scenario.create(**scenario_fields(row))))

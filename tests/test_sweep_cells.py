@@ -203,3 +203,15 @@ def test_erlang_b_day_line_is_where_erlang_b_puts_a_day() -> None:
     for rate, pool in line:
         gap = blocked_arrival_interval(rate, base.replace(pool_size=int(pool)))
         assert gap == pytest.approx(86400, rel=1e-6)
+
+
+def test_plot_draws_a_cells_table_and_asks_for_a_replication_on_the_rows(
+    swept, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "p.png"
+    argv = ["plot", str(swept.cells), "--x", "pool_size", "--y", "arrival", "--z", "p_freeze"]
+    assert main([*argv, "--out", str(out)]) == 0 and out.exists()
+    rows = ["plot", str(swept.results), "--x", "arrival", "--y", "pool_size", "--out", str(out)]
+    assert main(rows) == 2
+    assert "fix replication with --where" in capsys.readouterr().err
+    assert main([*rows, "--where", "replication=0"]) == 0
