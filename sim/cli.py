@@ -134,6 +134,21 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler address")
     sweep.add_argument("--fast", action="store_true", help="closed form where it is exact")
     sweep.add_argument("--batch", type=int, default=256, help="rows per file written")
+    sweep.add_argument(
+        "--replications",
+        default=None,
+        metavar="K",
+        help="runs per cell, seeds derived from each cell's (an integer from 1 to 100000); "
+        "K > 1 adds cells.parquet with the odds per cell and risk maps; with no axes, the "
+        "default risk map's K (20)",
+    )
+    sweep.add_argument(
+        "--mttf-budget",
+        default=None,
+        metavar="REQUESTS",
+        help="with replications and steady traffic: simulated requests of splitting per cell for "
+        "the model's MTTF (an integer from 0 to 10^9, 0 = none; default 20000)",
+    )
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -257,30 +272,45 @@ def cmd_advise(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.scenario import profile_fields
     from sim.sweep import DEFAULT_GRID, grid_from_toml, run_sweep
+    from sim.sweep.cells import MTTF_BUDGET
     from sim.sweep.executors import make_executor
+    from sim.sweep.grid import RISK_MAP, RISK_MAP_DIR
     from sim.sweep.keys import Settings
     from sim.sweep.progress import Progress, Silent
     from sim.sweep.report import write_report
 
     axes = {name: getattr(args, name) for name in SPECS if getattr(args, name) is not None}
-    base = grid_from_toml(args.grid) if args.grid else DEFAULT_GRID
-    grid = base.override(axes)
+    if args.grid or axes:
+        base = grid_from_toml(args.grid) if args.grid else DEFAULT_GRID
+        parts = [(Path(args.out), base.override(axes))]
+    else:  # the embedded default: the burst grid, and the risk map beside it
+        parts = [(Path(args.out), DEFAULT_GRID), (Path(args.out) / RISK_MAP_DIR, RISK_MAP)]
+    if args.replications is not None:
+        out, grid = parts[-1]
+        parts[-1] = (out, grid.replicated(args.replications))
     if args.batch < 1:
         raise UsageError(f"--batch must be an integer >= 1, got {args.batch}")
-    out = Path(args.out)
-    profile = tuple(profile_fields(args.profile).items()) if args.profile else ()
-    executor = make_executor(args.workers, args.dask, Settings(args.fast, profile))
-    where = f"Dask at {args.dask}" if args.dask else f"{args.workers} worker process(es)"
-    outcome = run_sweep(
-        grid, out, executor, args.format, args.batch, Silent if args.quiet else Progress
+    budget = (
+        MTTF_BUDGET
+        if args.mttf_budget is None
+        else _bounded_int(args.mttf_budget, "--mttf-budget", 0, 10**9)
     )
-    report = write_report(grid, outcome, out, where)
-    print(f"{outcome.tally} in {outcome.seconds:.1f} s -> {outcome.results}, {report}")
+    profile = tuple(profile_fields(args.profile).items()) if args.profile else ()
+    settings = Settings(args.fast, profile)
+    where = f"Dask at {args.dask}" if args.dask else f"{args.workers} worker process(es)"
+    for out, grid in parts:
+        executor = make_executor(args.workers, args.dask, settings)
+        progress = Silent if args.quiet else Progress
+        outcome = run_sweep(grid, out, executor, args.format, args.batch, progress, budget)
+        report = write_report(grid, outcome, out, where)
+        tables = f"{outcome.results}, {outcome.cells}" if outcome.cells else f"{outcome.results}"
+        print(f"{outcome.tally} in {outcome.seconds:.1f} s -> {tables}, {report}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from sim.plots import heatmap
+    from sim.plots import RISK_LABELS, heatmap, risk_map
+    from sim.sweep.cells import cells_schema
     from sim.sweep.store import read_results
 
     where = {}
@@ -293,7 +323,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not source.exists():
         raise UsageError(f"{source}: no such results file")
     out = Path(args.out) if args.out else source.with_name(f"{args.z}-{args.x}-{args.y}.png")
-    print(heatmap(read_results(source), args.x, args.y, args.z, where, out))
+    if args.z in RISK_LABELS:  # a replicated sweep's cells.parquet
+        print(
+            risk_map(read_results(source, types=cells_schema()), args.x, args.y, args.z, where, out)
+        )
+    else:
+        print(heatmap(read_results(source), args.x, args.y, args.z, where, out))
     return 0
 
 

@@ -6,6 +6,7 @@ model's freeze boundary and the closed form's drawn together and labelled, the s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,7 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - mids[0]], mids, [2 * centres[-1] - mids[-1]]])
 
 
-def _coordinate(name: str, value: Any) -> float:
+def coordinate(name: str, value: Any) -> float:
     """A cell's position on an axis: the value, or for `arrival` its Poisson rate, so a sweep
     over `--arrival poisson:1,poisson:2,...` draws rate as a numeric axis."""
     if name == "arrival":
@@ -136,8 +137,8 @@ def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
     """z on the (x, y) cells, with the model's freeze and collapse masks and the closed form's
     freeze mask (NaN where it makes no claim: it speaks of bursts only)."""
     _column(table, z)
-    xs = np.array(sorted({_coordinate(x, v) for v in _column(table, x)}), dtype=float)
-    ys = np.array(sorted({_coordinate(y, v) for v in _column(table, y)}), dtype=float)
+    xs = np.array(sorted({coordinate(x, v) for v in _column(table, x)}), dtype=float)
+    ys = np.array(sorted({coordinate(y, v) for v in _column(table, y)}), dtype=float)
     values = np.full((len(ys), len(xs)), np.nan)
     model_freeze = np.full_like(values, np.nan)
     collapse = np.full_like(values, np.nan)
@@ -145,18 +146,22 @@ def _grid(table: pa.Table, x: str, y: str, z: str) -> tuple[np.ndarray, ...]:
     names = [n for n in scenario_columns() if n in table.column_names]
     filled: set[tuple[int, int]] = set()
     for row in table.to_pylist():
-        i = np.searchsorted(ys, _coordinate(y, row[y]))
-        j = np.searchsorted(xs, _coordinate(x, row[x]))
+        i = np.searchsorted(ys, coordinate(y, row[y]))
+        j = np.searchsorted(xs, coordinate(x, row[x]))
         if (i, j) in filled:
             varying = [
-                n for n in names if n not in (x, y, "seed") and len(set(_column(table, n))) > 1
+                n
+                for n in [*names, "replication"]
+                if n in table.column_names
+                and n not in (x, y, "seed")
+                and len(set(_column(table, n))) > 1
             ]
             raise ScenarioError(
                 f"several rows per ({x}, {y}) cell: fix {', '.join(varying)} with --where"
             )
         filled.add((i, j))
         values[i, j] = np.nan if row[z] is None else row[z]
-        model_freeze[i, j] = float((row["freezes"] or 0) > 0)
+        model_freeze[i, j] = float((row.get("freezes") or 0) > 0)
         collapse[i, j] = float(row.get("recovered") is False)
         if row["arrival"] == "burst":
             analytic_freeze[i, j] = float(freezes(Scenario.create(**scenario_fields(row))))
@@ -376,4 +381,124 @@ def first_freeze_figure(base: Scenario, rates: list[float], seeds: int) -> Figur
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    return fig
+
+
+PROBABILITY_LEVELS = (0.05, 0.5, 0.95)
+RISK_LABELS = {
+    "p_freeze": "P(freeze within the run)",
+    "p_collapse": "P(collapse: no recovery while traffic lasts)",
+}
+ERLANG_DAY = "Erlang B: 1 / (rate x B(c, A)) = 1 day"
+CAPACITY = ("pool_size", "max_overflow")
+
+
+def risk_map(table: pa.Table, x: str, y: str, z: str, where: dict[str, Any], out: Path) -> Path:
+    """`risk_figure`, written to `out` as PNG."""
+    return _save(risk_figure(table, x, y, z, where), out)
+
+
+def _mttf_field(rows: list[dict[str, Any]], cell: Any, level: float, shape: tuple) -> np.ndarray:
+    """log10 of each cell's MTTF as far as it is known against `level`: the estimate, or a lower
+    bound where it lies above the level (the cell is then known to be above it), else NaN."""
+    field = np.full(shape, np.nan)
+    for row in rows:
+        i, j = cell(row)
+        if row["mttf_s"] is not None:
+            field[i, j] = math.log10(max(row["mttf_s"], 1e-9))
+        elif row["mttf_lo"] is not None and row["mttf_lo"] > level:
+            field[i, j] = math.log10(min(row["mttf_lo"], 1e30))
+    return field
+
+
+def erlang_day(base: Scenario, capacities: list[int]) -> list[tuple[float, int]]:
+    """For each capacity c, the rate at which Erlang B's mean gap between blocked arrivals,
+    1 / (rate x B(c, rate x hold)), is a day (bisection in log rate: the gap falls with rate)."""
+    from sim.queueing import blocked_arrival_interval
+
+    points = []
+    for c in capacities:
+        scenario = base.replace(pool_size=c, max_overflow=0)
+        lo, hi = 1e-6, 1e6
+        for _ in range(80):
+            mid = math.sqrt(lo * hi)
+            lo, hi = (mid, hi) if blocked_arrival_interval(mid, scenario) > 86400 else (lo, mid)
+        points.append((math.sqrt(lo * hi), c))
+    return points
+
+
+def risk_figure(table: pa.Table, x: str, y: str, z: str, where: dict[str, Any]) -> Figure:
+    """A probability from a replicated sweep's cells over (x, y), contoured at 5, 50 and 95 %.
+
+    Over Poisson rate x capacity (pool_size or max_overflow) the rate goes on x and the figure
+    adds the model's MTTF contours at 1 min, 1 h and 1 day and Erlang B's 1-day line."""
+    from sim.risk.mttf import WITHIN
+    from sim.risk.text import duration
+
+    rows = filter_rows(table, where)
+    if rows.num_rows == 0:
+        raise ScenarioError(f"no rows match {where}")
+    if y == "arrival":
+        x, y = y, x
+    records = rows.to_pylist()
+    xs = np.array(sorted({coordinate(x, r[x]) for r in records}), dtype=float)
+    ys = np.array(sorted({coordinate(y, r[y]) for r in records}), dtype=float)
+
+    def cell(row: dict[str, Any]) -> tuple[int, int]:
+        at = (
+            np.searchsorted(ys, coordinate(y, row[y])),
+            np.searchsorted(xs, coordinate(x, row[x])),
+        )
+        return int(at[0]), int(at[1])
+
+    values = np.full((len(ys), len(xs)), np.nan)
+    for row in records:
+        values[cell(row)] = np.nan if row[z] is None else row[z]
+    logarithmic = x == "arrival" and xs[0] > 0 and xs[-1] / xs[0] >= 8
+    x_edges = 10 ** _edges(np.log10(xs)) if logarithmic else _edges(xs)
+    fig, ax = plt.subplots(figsize=(8, 6), constrained_layout=True)
+    mesh = ax.pcolormesh(x_edges, _edges(ys), values, cmap="magma", vmin=0, vmax=1)
+    fig.colorbar(mesh, ax=ax, label=RISK_LABELS.get(z, z))
+    if logarithmic:
+        ax.set_xscale("log")
+    handles: list[Any] = []
+    grid = len(xs) > 1 and len(ys) > 1
+    for level, style in zip(PROBABILITY_LEVELS, (":", "-", "--"), strict=True):
+        if grid and np.nanmin(values) < level < np.nanmax(values):
+            drawn = ax.contour(xs, ys, values, levels=[level], colors="cyan", linestyles=style)
+            drawn.set_gid(f"{z} = {level:g}")
+            handles.append(Line2D([], [], color="cyan", linestyle=style, label=f"{z} = {level:g}"))
+    if grid and x == "arrival" and y in CAPACITY and "mttf_s" in rows.column_names:
+        for level, colour in zip(WITHIN, ("lime", "yellow", "white"), strict=True):
+            field = _mttf_field(records, cell, level, values.shape)
+            known = field[np.isfinite(field)]
+            if known.size and known.min() < math.log10(level) < known.max():
+                drawn = ax.contour(xs, ys, field, levels=[math.log10(level)], colors=colour,
+                                   linewidths=2.5)  # fmt: skip
+                drawn.set_gid(f"model MTTF = {duration(level)}")
+                handles.append(Line2D([], [], color=colour, linewidth=2.5,
+                                      label=f"model MTTF = {duration(level)}"))  # fmt: skip
+        base = Scenario.create(**scenario_fields(records[0]))
+        other = records[0]["max_overflow" if y == "pool_size" else "pool_size"]
+        capacities = range(int(ys[0]) + other, int(ys[-1]) + other + 1)
+        line = [(rate, c - other) for rate, c in erlang_day(base, list(capacities))]
+        ax.plot(*zip(*line, strict=True), color="deepskyblue", linestyle="--", linewidth=2,
+                marker=".", gid=ERLANG_DAY)  # fmt: skip
+        handles.append(Line2D([], [], color="deepskyblue", linestyle="--", label=ERLANG_DAY))
+        ax.set_xlim(x_edges[0], x_edges[-1])
+        handles.append(
+            Patch(color="none", label="MTTF lines end where only a lower bound is known")
+        )
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
+    if np.all(ys == np.round(ys)):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    first = records[0]
+    ax.set_title(
+        f"{RISK_LABELS.get(z, z)}: {first['replications']} runs of {first['duration']:g} s "
+        f"per cell\n{Facet(where).title()}",
+        fontsize=10,
+    )
+    if handles:
+        ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.85)
     return fig

@@ -7,6 +7,7 @@ the sweep keeps the next batches queued while it writes the last one and no work
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
@@ -22,10 +23,17 @@ class Pending(Protocol):
     def result(self) -> list[Row]: ...
 
 
+# Map a picklable function over items in the workers: results in the items' order, each as
+# soon as it and those before it are done (the per-cell MTTF estimates of `sweep.cells`).
+Calls = Callable[[Callable[[Any], Any], list[Any]], Iterator[Any]]
+
+
 class Executor(Protocol):
     settings: Settings  # what every row is computed under, and keyed on
 
     def submit(self, batch: list[Params]) -> Pending: ...
+
+    def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]: ...
 
     def close(self) -> None: ...
 
@@ -48,6 +56,9 @@ class InProcess:
 
     def submit(self, batch: list[Params]) -> Pending:
         return Done(run_chunk(batch, self.settings))
+
+    def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+        return map(fn, items)
 
     def close(self) -> None:
         pass
@@ -86,6 +97,9 @@ class LocalProcesses:
     def submit(self, batch: list[Params]) -> Pending:
         chunks = _chunks(batch, self.workers)
         return Chunks([self.pool.submit(run_chunk, chunk, self.settings) for chunk in chunks])
+
+    def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+        return self.pool.map(fn, items)
 
     def map(self, batch: list[Params]) -> list[Row]:
         """One batch, waited for (the benchmarks time a cold pool's first rows with it)."""
@@ -128,6 +142,9 @@ class DaskCluster:
         return Gathered(
             self.client, self.client.map(run_chunk, chunks, settings=self.settings, pure=False)
         )
+
+    def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+        return (future.result() for future in self.client.map(fn, items, pure=False))
 
     def close(self) -> None:
         if self._owned:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ else:  # the same parser, published for 3.10 as tomli
 from sim import distributions
 from sim.errors import ScenarioError
 from sim.scenario import DISTRIBUTED, SPECS, Scenario
+from sim.sweep.keys import REPLICATION
 
 
 def _range(flag: str, item: str) -> list[str]:
@@ -67,21 +68,44 @@ def parse_axis(name: str, text: Any) -> tuple[Any, ...]:
     return tuple(values)
 
 
+MAX_REPLICATIONS = 100_000
+
+
+def replications_of(text: Any) -> int:
+    """`--replications K` (or a TOML grid's `replications`): an integer from 1 to 100000."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_REPLICATIONS or isinstance(text, float | bool):
+        raise ScenarioError(
+            f"--replications must be an integer from 1 to {MAX_REPLICATIONS}, got {text!r}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Grid:
-    """Fixed fields plus axes; the cartesian product of the axes, in axis order, is the sweep."""
+    """Fixed fields plus axes; the cartesian product of the axes, in axis order, is the sweep.
+    Each point (a cell) is run `replications` times, run k at a seed derived from run 0's."""
 
     axes: dict[str, tuple[Any, ...]]
     fixed: dict[str, Any] = field(default_factory=dict)
+    replications: int = 1
 
     @classmethod
-    def build(cls, axes: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> Grid:
+    def build(
+        cls, axes: Mapping[str, Any], fixed: Mapping[str, Any] | None = None, replications: Any = 1
+    ) -> Grid:
         parsed = {name: parse_axis(name, text) for name, text in axes.items()}
         single = {k: v[0] for k, v in parsed.items() if len(v) == 1}
         multi = {k: v for k, v in parsed.items() if len(v) > 1}
         base = dict(fixed or {})
         Scenario.create(**base)  # unknown or bad fixed fields fail here, before any work
-        return cls(axes=multi, fixed={**base, **single})
+        return cls(axes=multi, fixed={**base, **single}, replications=replications_of(replications))
+
+    def replicated(self, replications: Any) -> Grid:
+        return replace(self, replications=replications_of(replications))
 
     def override(self, axes: Mapping[str, Any]) -> Grid:
         """This grid with some fields replaced (command-line flags over a TOML or default grid);
@@ -90,13 +114,18 @@ class Grid:
         merged = {k: given.axes.get(k, v) for k, v in self.axes.items() if k not in given.fixed}
         merged.update({k: v for k, v in given.axes.items() if k not in merged})
         fixed = {k: v for k, v in self.fixed.items() if k not in given.axes}
-        return Grid(axes=merged, fixed={**fixed, **given.fixed})
+        return Grid(axes=merged, fixed={**fixed, **given.fixed}, replications=self.replications)
 
     def __len__(self) -> int:
+        """The cells: one per point of the axes' product."""
         total = 1
         for values in self.axes.values():
             total *= len(values)
         return total
+
+    @property
+    def rows(self) -> int:
+        return len(self) * self.replications
 
     def points(self) -> Iterator[dict[str, Any]]:
         """Each point's fields as given, in grid order, lazily: a sweep hands these to its
@@ -104,6 +133,13 @@ class Grid:
         names = list(self.axes)
         for combo in itertools.product(*self.axes.values()):
             yield {**self.fixed, **dict(zip(names, combo, strict=True))}
+
+    def jobs(self) -> Iterator[dict[str, Any]]:
+        """Each row to compute: every point once per replication, the replications of a cell
+        next to each other (`keys.REPLICATION` says which)."""
+        for point in self.points():
+            for k in range(self.replications):
+                yield {**point, REPLICATION: k} if k else point
 
     def scenarios(self) -> Iterator[Scenario]:
         return (Scenario.create(**point) for point in self.points())
@@ -113,6 +149,8 @@ class Grid:
         lines = [f"{name}: {_compact(values)}" for name, values in self.axes.items()]
         if self.fixed:
             lines.append("fixed: " + ", ".join(f"{k}={v}" for k, v in self.fixed.items()))
+        if self.replications > 1:
+            lines.append(f"replications: {self.replications} per cell")
         return lines
 
 
@@ -130,10 +168,12 @@ def grid_from_toml(path: str | Path) -> Grid:
         data = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(f"--grid {path}: cannot read a TOML grid ({exc})") from exc
-    unknown = sorted(set(data) - {"axes", "fixed"})
+    unknown = sorted(set(data) - {"axes", "fixed", "replications"})
     if unknown:
-        raise ScenarioError(f"--grid {path}: unknown table {unknown[0]!r}; use [axes] and [fixed]")
-    return Grid.build(data.get("axes", {}), data.get("fixed", {}))
+        raise ScenarioError(
+            f"--grid {path}: unknown key {unknown[0]!r}; use [axes], [fixed] and replications"
+        )
+    return Grid.build(data.get("axes", {}), data.get("fixed", {}), data.get("replications", 1))
 
 
 # The seed's neighbourhood. The external client keeps the picture about the pool: the seed's
@@ -147,4 +187,30 @@ DEFAULT_GRID = Grid.build(
         "endpoint": "async-sync-session,async-session",
     },
     {"pool_timeout": 30.0, "client": "external"},
+)
+
+
+# The picture the project exists for: P(freeze) and the model's MTTF over steady traffic and pool
+# capacity, on the seed's endpoint and today's stack. max_overflow 0 makes pool_size the capacity
+# (what Erlang B counts); pool_timeout 1 s lets a freeze end within the run, so collapse is a
+# boundary of its own (the first freeze does not depend on it). Rates double from 0.5 to 64/s:
+# for capacities 2..12 that spans a first freeze within a second to beyond a day. 20 runs of
+# 10 s per cell and 20000 requests of splitting per cell fit the default sweep's 2 minutes on 2
+# cores; a capacity above 12 needs more than that budget near its 1 h and 1 day lines (16
+# connections at 16 req/s: only "> 2.95 h" from 15000 requests).
+RISK_MAP_DIR = "risk-map"  # under the default sweep's --out
+RISK_MAP = Grid.build(
+    {
+        "arrival": ",".join(f"poisson:{rate:g}" for rate in (0.5, 1, 2, 4, 8, 16, 32, 64)),
+        "pool_size": "2:12:2",
+    },
+    {
+        "max_overflow": 0,
+        "pool_timeout": 1.0,
+        "endpoint": "async-sync-session",
+        "stack": "modern",
+        "client": "external",
+        "duration": 10.0,
+    },
+    replications=20,
 )

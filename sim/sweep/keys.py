@@ -1,10 +1,11 @@
 """What a sweep row depends on: a resumed sweep reuses a row only when none of it has moved.
 
-A row's key has two parts. The scenario's identity: every Scenario field as the grid set it, costs
-the point leaves to the stack (or a --profile) recorded as such. And its inputs: the settings of
-the run (--fast), the values those left-over costs took, the digest of every file the scenario
-reads, and the model's version. The inputs are stored per row as JSON, so when a scenario is on
-disk under other inputs the sweep can say which of them changed.
+A row's key has two parts. Its identity: every Scenario field as the grid set it, costs the point
+leaves to the stack (or a --profile) recorded as such, and the replication index (`--replications
+K` gives each scenario K rows, run k at a seed derived from run 0's). And its inputs: the
+settings of the run (--fast), the values those left-over costs took, the digest of every file the
+scenario reads, and the model's version. The inputs are stored per row as JSON, so when a
+scenario is on disk under other inputs the sweep can say which of them changed.
 """
 
 from __future__ import annotations
@@ -88,10 +89,24 @@ def inputs(scenario: Scenario, defaulted: Collection[str], fast: bool) -> str:
     )
 
 
+# The key of a grid point dict that is no Scenario field: which replication of its scenario.
+REPLICATION = "replication"
+
+
 @dataclass(frozen=True)
 class Key:
-    identity: str
+    cell: str  # the scenario's identity, shared by its replications
+    replication: int
     inputs: str
+
+    @property
+    def identity(self) -> str:
+        """The row's identity: replication 0's is the scenario's own (the row a sweep without
+        replications writes, so its rows resume), replication k's adds k. The count K is not
+        part of it: run k is the same run whatever K, so raising K reuses the runs done."""
+        if self.replication == 0:
+            return self.cell
+        return sha256(f"{self.cell}\0replication:{self.replication}")
 
     @property
     def resume(self) -> str:
@@ -101,9 +116,14 @@ class Key:
 
 def build(point: Mapping[str, Any], settings: Settings) -> tuple[Scenario, Key]:
     """The point's Scenario (profile fields under the point's own) and its key."""
-    scenario = Scenario.create(**{**dict(settings.defaults), **point})
-    defaulted = [name for name in COSTS if name not in point]
-    key = Key(identity(scenario, defaulted), inputs(scenario, defaulted, settings.fast))
+    fields = {k: v for k, v in point.items() if k != REPLICATION}
+    scenario = Scenario.create(**{**dict(settings.defaults), **fields})
+    defaulted = [name for name in COSTS if name not in fields]
+    key = Key(
+        identity(scenario, defaulted),
+        point.get(REPLICATION, 0),
+        inputs(scenario, defaulted, settings.fast),
+    )
     return scenario, key
 
 

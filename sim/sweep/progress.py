@@ -8,8 +8,11 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, done: int = 0, stream: TextIO | None = None, unit: str = "rows"
+    ) -> None:
         self.total = total
+        self.unit = unit
         self.done = done
         self.stream = stream if stream is not None else sys.stderr
         self._start_done = done
@@ -35,8 +38,8 @@ class Progress:
         rate = (self.done - self._start_done) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else float("inf")
         return (
-            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} rows"
-            f"  {rate:,.0f} rows/s  ETA {_clock(eta)}"
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {self.unit}"
+            f"  {rate:,.{2 if rate < 10 else 0}f} {self.unit}/s  ETA {_clock(eta)}"
         )
 
     def close(self) -> None:

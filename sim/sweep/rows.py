@@ -22,10 +22,13 @@ import pyarrow as pa
 
 from sim import distributions
 from sim.result import Summary
+from sim.risk.replications import replication_seed
 from sim.scenario import DISTRIBUTED, Scenario
-from sim.sweep.keys import Settings, build, canonical
+from sim.sweep.keys import REPLICATION, Settings, build, canonical
 
-HASH = "scenario_hash"  # the scenario's identity (keys.identity)
+HASH = "scenario_hash"  # the row's identity (keys.Key.identity): scenario and replication
+CELL = "cell_hash"  # the scenario's identity alone, shared by its replications
+# REPLICATION ("replication", keys.py): which run of its scenario, 0 at the scenario's seed
 INPUTS = "inputs"  # JSON of what else shaped the row (keys.inputs)
 KEY = "resume_key"  # sha256 of both: a stored row is reused only under the same key
 SOURCE = "source"  # "model" or "analytic": which one produced the summary (--fast)
@@ -88,6 +91,8 @@ def run_row(point: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
     built, key = build(point, settings)
     scenario = seeded(built)
+    if key.replication:  # as `sim run --replications` runs its k-th at run 0's seed
+        scenario = scenario.replace(seed=replication_seed(scenario.seed, key.replication))
     prediction = predict(scenario) if settings.fast else None
     if prediction is None:
         summary = asdict(simulate(scenario).summary)
@@ -99,7 +104,8 @@ def run_row(point: dict[str, Any], settings: Settings) -> dict[str, Any]:
         source = "analytic"
     params = row_params(scenario)
     keys = {HASH: key.identity, INPUTS: key.inputs, KEY: key.resume}
-    return {**params, **summary, **keys, SOURCE: source}
+    ids = {CELL: key.cell, REPLICATION: key.replication}
+    return {**params, **summary, **keys, SOURCE: source, **ids}
 
 
 def _arrow_type(hint: Any) -> pa.DataType:
@@ -117,5 +123,5 @@ def schema() -> pa.Schema:
         columns += [pa.field(f.name, _arrow_type(hints[f.name])) for f in fields(cls)]
         if cls is Scenario:
             columns += [pa.field(form, pa.string()) for form in FORMS.values()]
-    keys = [pa.field(name, pa.string()) for name in (HASH, INPUTS, KEY, SOURCE)]
-    return pa.schema(columns + keys)
+    keys = [pa.field(name, pa.string()) for name in (HASH, INPUTS, KEY, SOURCE, CELL)]
+    return pa.schema([*columns, *keys, pa.field(REPLICATION, pa.int64())])

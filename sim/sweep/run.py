@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.sweep.cells import MTTF_BUDGET, write_cells
 from sim.sweep.digests import Digests, digests
 from sim.sweep.executors import Executor, Pending
 from sim.sweep.grid import Grid
@@ -39,6 +40,7 @@ class SweepOutcome:
     resumed: int
     seconds: float
     recomputed: tuple[tuple[tuple[str, ...], int], ...] = ()  # (what changed, rows), most first
+    cells: Path | None = None  # the aggregated table, for a grid with replications
 
     @property
     def tally(self) -> str:
@@ -52,7 +54,7 @@ class SweepOutcome:
 
 
 def _batches(grid: Grid, size: int) -> Iterator[Batch]:
-    indexed = enumerate(grid.points())
+    indexed = enumerate(grid.jobs())
     while batch := list(itertools.islice(indexed, size)):
         yield batch
 
@@ -111,18 +113,26 @@ def run_sweep(
     fmt: str = "parquet",
     batch_size: int = 256,
     progress: type[Progress] = Progress,
+    mttf_budget: int = MTTF_BUDGET,
 ) -> SweepOutcome:
+    """With replications, also the aggregated table (`sweep.cells`), its MTTF estimates
+    computed by the same executor within `mttf_budget` simulated requests per cell."""
     start = time.monotonic()
     store = Store(out)
     earlier, kept, stale = store.done(), Digests(), Counter[tuple[str, ...]]()
-    bar = progress(len(grid))
+    cells = None
     try:
-        batches = _pending(grid, batch_size, executor.settings, earlier, kept, stale, bar)
-        _compute(executor, batches, store, bar)
+        bar = progress(grid.rows)
+        try:
+            batches = _pending(grid, batch_size, executor.settings, earlier, kept, stale, bar)
+            _compute(executor, batches, store, bar)
+        finally:
+            bar.close()
+        results, rows = store.assemble(kept, fmt)
+        if grid.replications > 1:
+            cells = write_cells(results, out, executor.calls, mttf_budget, progress)
     finally:
         executor.close()
-        bar.close()
-    results, rows = store.assemble(kept, fmt)
     return SweepOutcome(
         results=results,
         rows=rows,
@@ -130,4 +140,5 @@ def run_sweep(
         resumed=len(kept),
         seconds=time.monotonic() - start,
         recomputed=tuple(stale.most_common()),
+        cells=cells,
     )

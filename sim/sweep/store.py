@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from sim.sweep.digests import Digests, Latest, digests, first_new
-from sim.sweep.rows import HASH, INPUTS, KEY, schema
+from sim.sweep.rows import HASH, INPUTS, KEY, REPLICATION, schema
 
 # Rows per row group of results.parquet: a writer holds every group's metadata until it closes,
 # so one group per 256-row part grew with the sweep; much larger groups cost their own buffers.
@@ -57,7 +57,8 @@ class Store:
         keys, scenarios, codes = [], [], []
         inputs: dict[str, int] = {}
         for path in sorted(self.earlier):
-            table = _keyed(pq.read_table(path, columns=[HASH, INPUTS, KEY], schema=schema()))
+            columns = [HASH, INPUTS, KEY, REPLICATION]
+            table = _keyed(pq.read_table(path, columns=columns, schema=schema()))
             keys.append(digests(table.column(KEY).to_pylist()))
             scenarios.append(digests(table.column(HASH).to_pylist()))
             encoded = table.column(INPUTS).combine_chunks().dictionary_encode()
@@ -72,7 +73,7 @@ class Store:
         table = pa.Table.from_pylist(rows, schema=schema())
         self._written += 1
         name = f"part-{first_index:09d}-{os.getpid()}-{self._written:06d}.parquet"
-        _atomic(self.parts / name, lambda tmp: pq.write_table(table, tmp))
+        atomic(self.parts / name, lambda tmp: pq.write_table(table, tmp))
 
     def batches(self, kept: Digests) -> Iterator[pa.Table]:
         """Each part's rows that belong to this grid, each scenario once, in part order: every
@@ -95,7 +96,7 @@ class Store:
         path and the number of rows written."""
         target = self.out / f"results.{fmt}"
         counted = _Counted(self.batches(kept))
-        _atomic(target, lambda tmp: _write_all(tmp, counted, fmt))
+        atomic(target, lambda tmp: _write_all(tmp, counted, fmt))
         return target, counted.rows
 
 
@@ -113,9 +114,11 @@ class _Counted:
 
 
 def _keyed(table: pa.Table) -> pa.Table:
-    """The rows that carry a resume key: a part written before rows recorded their inputs
-    cannot say what it was computed with, so none of its rows is reused."""
-    return table.filter(pc.is_valid(table.column(KEY)))
+    """The rows that carry a resume key and a replication index: a part written before rows
+    recorded their inputs (or their replication) cannot say what it was computed as, so none
+    of its rows is reused."""
+    keyed = pc.and_(pc.is_valid(table.column(KEY)), pc.is_valid(table.column(REPLICATION)))
+    return table.filter(keyed)
 
 
 def _write_all(path: Path, tables: Iterable[pa.Table], fmt: str) -> None:
@@ -143,7 +146,7 @@ def _regrouped(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
         yield pa.concat_tables(held)
 
 
-def _atomic(target: Path, write: Any) -> None:
+def atomic(target: Path, write: Any) -> None:
     tmp = target.with_name(target.name + ".tmp")
     write(tmp)
     with open(tmp, "rb") as handle:
@@ -151,22 +154,27 @@ def _atomic(target: Path, write: Any) -> None:
     os.replace(tmp, target)
 
 
-def results_dataset(path: str | Path) -> ds.Dataset:
-    """A results file from `sweep`, parquet or CSV, with the sweep's column types, scanned
-    lazily: readers take the columns and rows they need, never the whole table at once."""
+def results_dataset(path: str | Path, types: pa.Schema | None = None) -> ds.Dataset:
+    """A results file from `sweep`, parquet or CSV, with the sweep's column types (or `types`,
+    for the cells table), scanned lazily: readers take the columns and rows they need, never
+    the whole table at once."""
     path = Path(path)
     if path.suffix == ".csv":
-        options = pacsv.ConvertOptions(column_types=schema())
-        return ds.dataset(path, schema=schema(), format=ds.CsvFileFormat(convert_options=options))
+        types = types or schema()
+        options = pacsv.ConvertOptions(column_types=types)
+        return ds.dataset(path, schema=types, format=ds.CsvFileFormat(convert_options=options))
     return ds.dataset(path, format="parquet")
 
 
 def read_results(
-    path: str | Path, columns: list[str] | None = None, where: dict[str, Any] | None = None
+    path: str | Path,
+    columns: list[str] | None = None,
+    where: dict[str, Any] | None = None,
+    types: pa.Schema | None = None,
 ) -> pa.Table:
     """The rows equal to `where` (None matching an empty cell), only `columns` if given."""
     match = None
     for name, value in (where or {}).items():
         term = ds.field(name).is_null() if value is None else ds.field(name) == value
         match = term if match is None else match & term
-    return results_dataset(path).to_table(columns=columns, filter=match)
+    return results_dataset(path, types).to_table(columns=columns, filter=match)
