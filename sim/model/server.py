@@ -65,24 +65,26 @@ class Server:
         self._work = scenario.per_request("work")
         self._query = scenario.per_request("query")
         self._style = scenario.per_request("endpoint")
+        # The loop CPU of each part of a request: the stack's measured share of request_cpu
+        # (`StackProfile.request_cpu_shares`), paid in data_received, the task's first step and
+        # before the response's write.
+        self._cpu = {
+            part: share * scenario.request_cpu
+            for part, share in scenario.profile.request_cpu_shares.items()
+        }
         self._endpoints = {
             "async-sync-session": self._async_sync_session,
             "sync": self._sync,
             "async-session": self._async_session,
         }
 
-    def _share(self, part: str) -> float:
-        """The loop CPU of one part of a request: the stack's measured share of request_cpu
-        (`StackProfile.request_cpu_shares`)."""
-        return self.scenario.profile.request_cpu_shares[part] * self.scenario.request_cpu
-
     def data_received(self, exchange: Exchange) -> Coroutine:
         """httptools_impl.HttpToolsProtocol.on_message_complete -> loop.create_task(run_asgi)."""
-        yield from cpu(self.loop.env, self._share("parse"))
+        yield from cpu(self.loop.env, self._cpu["parse"])
         Task(self.loop, self._run_asgi(exchange))
 
     def _run_asgi(self, exchange: Exchange) -> Coroutine:
-        yield from cpu(self.loop.env, self._share("app"))
+        yield from cpu(self.loop.env, self._cpu["app"])
         style = self._style(exchange.i)
         session = Session(self.pools[ENGINE[style]], self._query(exchange.i))
         status = yield from self._endpoints[style](exchange, session)
@@ -101,7 +103,7 @@ class Server:
         self.on_served(exchange)
 
     def _respond(self, exchange: Exchange, status: int) -> Coroutine:
-        yield from cpu(self.loop.env, self._share("respond"))
+        yield from cpu(self.loop.env, self._cpu["respond"])
         self.loop.write(exchange.reply, exchange, status)  # transport.write
 
     def _teardown(self, session: Session, style: str) -> Coroutine:
