@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="independent runs, seeds derived from --seed (an integer from 1 to 100000); "
         "K > 1 adds the odds of a freeze and of a collapse, with 95%% intervals",
     )
+    add_executor_flags(run, "replications")
     risk = commands.add_parser(
         "risk", help="mean time to the first freeze under steady traffic, seconds to years"
     )
@@ -106,6 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_executor_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help=f"local processes that compute the {what} (default: one per core)",
+    )
+    parser.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help=f"compute the {what} on the Dask scheduler at ADDRESS (tcp://host:port)",
+    )
+
+
 def add_trace_parser(commands: argparse._SubParsersAction) -> None:
     from sim.accesslog import FORMATS
 
@@ -130,8 +146,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--grid", default=None, metavar="FILE", help="a saved grid (TOML)")
     sweep.add_argument("--out", default="sweep-out", metavar="DIR", help="output directory")
     sweep.add_argument("--format", choices=("parquet", "csv"), default="parquet")
-    sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
-    sweep.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler address")
+    add_executor_flags(sweep, "rows")
     sweep.add_argument("--fast", action="store_true", help="closed form where it is exact")
     sweep.add_argument("--batch", type=int, default=256, help="rows per file written")
     sweep.add_argument(
@@ -175,6 +190,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.model import simulate
     from sim.risk.replications import replicate
     from sim.risk.text import risk_text
+    from sim.sweep.executors import make_executor
+    from sim.sweep.keys import Settings
     from sim.timeline import summary_text, timeline_text
 
     replications = _bounded_int(args.replications, "--replications", 1, 100_000)
@@ -182,8 +199,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if replications == 1:
         result = simulate(scenario)
     else:
-        with _progress(replications, "replications") as bar:
-            result, risk = replicate(scenario, replications, simulate, lambda: bar.update(1))
+        executor = make_executor(min(args.workers, replications - 1), args.dask, Settings())
+        try:
+            with _progress(replications, "replications") as bar:
+                result, risk = replicate(
+                    scenario, replications, simulate, lambda: bar.update(1), executor.calls
+                )
+        finally:
+            executor.close()
         result = replace(result, risk=risk.to_dict())
     if args.plot:
         from sim.plots import gantt

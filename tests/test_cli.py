@@ -168,6 +168,7 @@ def test_a_profile_with_a_bad_value_names_the_profile_and_the_flag(tmp_path, cap
         (["risk", "--rate", "5", "--arrival", "poisson:3"], "--arrival is not taken by `risk`"),
         (["risk", "--rate", "5", "--client", "in-process"], "--client must be external"),
         (["run", "--replications", "0"], "--replications must be an integer from 1 to 100000"),
+        (["run", "--replications", "3", "--workers", "0"], "--workers must be an integer >= 1"),
     ],
 )
 def test_risk_and_replications_reject_bad_input_in_one_line(argv, message, capsys):

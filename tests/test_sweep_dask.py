@@ -3,6 +3,7 @@ user on another machine would pass it, gives the rows a local run gives."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,27 @@ def test_the_cli_sweeps_on_the_cluster_given_by_address(tmp_path: Path, address:
     assert main(["sweep", *common, "--out", str(tmp_path / "l"), "--workers", "1"]) == 0
     dask = read_results(tmp_path / "d" / "results.parquet").to_pylist()
     assert dask == read_results(tmp_path / "l" / "results.parquet").to_pylist()
+
+
+def test_run_replications_on_the_cluster_give_the_local_risk(address: str, capsys) -> None:
+    flags = ["run", "--stack", "modern", "--arrival", "poisson:55", "--duration", "5"]
+    flags += ["--pool-timeout", "1", "--replications", "6", "--json"]
+    assert main([*flags, "--dask", address]) == 0
+    on_cluster = json.loads(capsys.readouterr().out)
+    assert main([*flags, "--workers", "1"]) == 0
+    assert on_cluster == json.loads(capsys.readouterr().out)
+    assert on_cluster["risk"]["replications"] == 6
+
+
+class _OtherModelClient:
+    """A Client whose one worker runs other model code."""
+
+    def run(self, fn):
+        return {"tcp://127.0.0.1:1": "0.0.0+0000000000000000"}
+
+
+def test_a_worker_with_other_model_code_is_refused_by_name() -> None:
+    from sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"worker tcp://127.0.0.1:1 runs model 0.0.0"):
+        make_executor(1, _OtherModelClient(), Settings())

@@ -7,17 +7,21 @@ send times, the 2020 client's scrambled start order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scipy import stats
 
 from sim.result import Result, Summary
 from sim.risk.intervals import LEVEL, mean_interval, wilson
 from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.sweep.executors import Calls
 
 QUANTILES = (0.1, 0.5, 0.9)
 
@@ -115,14 +119,25 @@ def replicate(
     replications: int,
     simulate: Callable[[Scenario], Result],
     advance: Callable[[], None] = lambda: None,
+    calls: Calls = map,
 ) -> tuple[Result, Risk]:
-    """The run at the scenario's own seed, and the risk over all `replications` runs."""
+    """The run at the scenario's own seed, and the risk over all `replications` runs.
+
+    Runs 1..K-1 go through `calls` (an executor's ordered map: local processes or a Dask
+    cluster), which hands back only their Summaries; they come back in seed order, so the
+    risk is the same wherever they ran."""
     first = simulate(scenario)
     summaries = [first.summary]
     advance()
-    for k in range(1, replications):
-        summaries.append(
-            simulate(scenario.replace(seed=replication_seed(scenario.seed, k))).summary
-        )
+    others = [
+        scenario.replace(seed=replication_seed(scenario.seed, k)) for k in range(1, replications)
+    ]
+    for summary in calls(functools.partial(summary_of, simulate), others):
+        summaries.append(summary)
         advance()
     return first, risk_of(summaries)
+
+
+def summary_of(simulate: Callable[[Scenario], Result], scenario: Scenario) -> Summary:
+    """One replication's Summary: what the risk needs, small enough to ship between processes."""
+    return simulate(scenario).summary

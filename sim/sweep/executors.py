@@ -12,7 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
 from sim.errors import ScenarioError
-from sim.sweep.keys import Settings
+from sim.sweep.keys import Settings, model_version
 from sim.sweep.rows import run_row
 
 Params = dict[str, Any]
@@ -69,9 +69,13 @@ def run_chunk(chunk: list[Params], settings: Settings) -> list[Row]:
     return [run_row(p, settings) for p in chunk]
 
 
-def _chunks(batch: list[Params], workers: int) -> list[list[Params]]:
+def _chunk_size(items: int, workers: int) -> int:
     """About four chunks per worker: a fast worker takes over a slow one's share."""
-    size = max(1, len(batch) // (4 * workers))
+    return max(1, items // (4 * workers))
+
+
+def _chunks(batch: list[Params], workers: int) -> list[list[Params]]:
+    size = _chunk_size(len(batch), workers)
     return [batch[i : i + size] for i in range(0, len(batch), size)]
 
 
@@ -99,7 +103,7 @@ class LocalProcesses:
         return Chunks([self.pool.submit(run_chunk, chunk, self.settings) for chunk in chunks])
 
     def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
-        return self.pool.map(fn, items)
+        return self.pool.map(fn, items, chunksize=_chunk_size(len(items), self.workers))
 
     def map(self, batch: list[Params]) -> list[Row]:
         """One batch, waited for (the benchmarks time a cold pool's first rows with it)."""
@@ -133,6 +137,19 @@ class DaskCluster:
         self.settings = settings
         self.client = Client(address) if isinstance(address, str) else address
         self._owned = isinstance(address, str)
+        self._check_versions()
+
+    def _check_versions(self) -> None:
+        """Every worker must run this model: rows are keyed on this process's model version, so
+        a worker with other model code would hand back rows stored under the wrong key."""
+        here = model_version()
+        for worker, version in self.client.run(model_version).items():
+            if version != here:
+                self.close()
+                raise ScenarioError(
+                    f"--dask: worker {worker} runs model {version}, this process {here}; "
+                    "install the same checkout on every worker"
+                )
 
     def submit(self, batch: list[Params]) -> Pending:
         """Chunks as for local processes, sized on the threads the cluster has now: one task

@@ -67,3 +67,15 @@ def test_quantile_intervals_are_the_binomial_order_statistics():
     # an upper rank past the last run that froze is "after the run"
     calm = [replace(base, first_freeze_at=None)] * 20
     assert risk_of(summaries[:20] + calm).first_freeze_quantiles_ci["0.9"] == (None, None)
+
+
+def test_replications_in_worker_processes_give_the_in_process_risk():
+    from sim.sweep.executors import LocalProcesses
+    from sim.sweep.keys import Settings
+
+    pool = LocalProcesses(2, Settings())
+    try:
+        spread = replicate(STEADY, 6, simulate, calls=pool.calls)
+    finally:
+        pool.close()
+    assert spread == replicate(STEADY, 6, simulate)
