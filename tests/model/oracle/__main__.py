@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from hypothesis import Phase, given, settings
 import sim.model
 from sim.result import Result
 from sim.scenario import Scenario, load_trace
-from tests.model.oracle import CORPUS, ROOT, TRACES, digest
+from tests.model.oracle import CORPUS, ROOT, TRACES, Entry, digest, load
 from validation.compare import model_scenario
 
 RANDOM_EXAMPLES = 2000
@@ -140,9 +141,27 @@ def regenerate() -> int:
             continue
         seen.add(key)
         entries.append({"source": source, "params": params, "sha256": digest(scenario)})
+    moved = _moved(load(), entries)
     _write(CORPUS, json.dumps(entries, indent=0) + "\n")
     print(f"{len(entries)} scenarios pinned in {CORPUS.relative_to(ROOT)}")
+    for source, count in sorted(moved.items()):
+        print(f"  {count} moved: {source}")
     return 0
+
+
+def _moved(old: list[Entry], new: list[dict]) -> Counter[str]:
+    """Per source kind (the source without its '#n'), how many scenarios pinned before have
+    another digest now, or are gone: what the commit must explain."""
+    before = {json.dumps(e.params, sort_keys=True): e.sha256 for e in old}
+    after = {json.dumps(e["params"], sort_keys=True): e["sha256"] for e in new}
+    kinds = {json.dumps(e.params, sort_keys=True): _kind(e.source) for e in old}
+    return Counter(kinds[key] for key, sha in before.items() if after.get(key) != sha)
+
+
+def _kind(source: str) -> str:
+    """A source without its example number or test name: 'strategies.scenarios',
+    'tests/model/test_loop.py', 'validation modern-uvloop'."""
+    return source.split(" #")[0].split("::")[0]
 
 
 def main() -> int:
