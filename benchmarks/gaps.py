@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 
 from benchmarks.model import Growth, Throughput
+from benchmarks.risk import RiskRun
 from benchmarks.sweep import Memory, Scaling
 
 
@@ -98,3 +99,21 @@ def growth_slope(g: Growth) -> str:
         "on an idle machine, or time more repeats"
     )
     return f"us per request goes from {per[0]:.0f} at {n0} to {per[-1]:.0f} at {n1} and {trend}."
+
+
+def risk_interval(run: RiskRun) -> str:
+    """Why the budget did not narrow the interval, from what the estimator ran."""
+    found = run.found
+    return (
+        f"{found.method.split(' ')[0]} spent {found.requests:,} simulated requests "
+        f"({found.replications:,} episodes, {found.freezes} freezes or freezing branches) and "
+        f"reached {run.factor:.2f}x; "
+        + (
+            "between the regimes, too rare to watch and too frequent for the splitting's "
+            "levels to pay off, the batches' spread dominates: more batches (budget) or an "
+            "importance function that ranks states by time left in the holds would narrow it."
+            if found.method.startswith("splitting")
+            else "freezes too rare for the budget's episodes: splitting would be the method."
+        )
+        + (f" Notes: {'; '.join(found.notes)}." if found.notes else "")
+    )

@@ -9,7 +9,9 @@ from benchmarks.analytic import FastPath
 from benchmarks.figures import Figure
 from benchmarks.machine import Machine
 from benchmarks.model import Growth, Profile, Throughput
+from benchmarks.risk import CPU_TARGET, RiskRun
 from benchmarks.sweep import Memory, Scaling
+from sim.risk.mttf import FACTOR
 
 
 @dataclass(frozen=True)
@@ -186,3 +188,27 @@ def fast_path_section(f: FastPath) -> Section:
         f"- {f.rows.name}: {f.rows.ratio:.1f}x; {f.rows.note}.",
     ]
     return Section("5. Analytic fast path", tuple(lines))
+
+
+def risk_section(runs: list[RiskRun], budget: int) -> Section:
+    from sim.risk.text import duration
+
+    lines = [
+        f"`sim risk --stack modern --rate R` on the seed's pool (5+10), budget {budget:,} "
+        f"simulated requests; target: the interval within a factor {FACTOR:g} of the estimate "
+        f"each way in under {CPU_TARGET:g} s of CPU on one core (CPU seconds are this "
+        "machine's, at the load it had).",
+        "",
+        "| MTTF order | rate req/s | MTTF | 95 % interval | reach | method | requests | CPU s | "
+        "met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lo, hi = r.found.mttf_ci
+        met = r.factor <= FACTOR and r.cpu_s <= CPU_TARGET
+        lines.append(
+            f"| {r.label} | {r.rate:g} | {duration(r.found.mttf_s)} | {duration(lo)} to "
+            f"{duration(hi)} | {r.factor:.2f}x | {r.found.method.split(' ')[0]} | "
+            f"{r.found.requests:,} | {r.cpu_s:.1f} | {'yes' if met else '**no**'} |"
+        )
+    return Section("6. Mean time to the first freeze: `sim risk`", tuple(lines))

@@ -14,10 +14,13 @@ from benchmarks.report import (
     growth_section,
     memory_section,
     profile_section,
+    risk_section,
     scaling_section,
     throughput_section,
 )
+from benchmarks.risk import interval_figures, risk_runs
 from benchmarks.sweep import dask_cluster, memory, scaling, startup
+from sim.risk.mttf import BUDGET
 from sim.sweep import DEFAULT_GRID, Grid
 
 
@@ -30,6 +33,7 @@ class Size:
     growth: tuple[int, ...]
     grid: Grid
     memory: tuple[int, int]
+    risk_budget: int
 
 
 FULL = Size(
@@ -38,6 +42,7 @@ FULL = Size(
     growth=(100, 300, 1_000, 3_000, 10_000, 30_000, 100_000),
     grid=DEFAULT_GRID,
     memory=(1_000, 100_000),
+    risk_budget=BUDGET,
 )
 QUICK = Size(
     requests=2_000,
@@ -45,6 +50,7 @@ QUICK = Size(
     growth=(100, 300, 1_000, 3_000, 10_000),
     grid=DEFAULT_GRID.override({"pool_size": "1:10", "requests": "1:30"}),
     memory=(1_000, 10_000),
+    risk_budget=BUDGET // 10,
 )
 
 
@@ -58,6 +64,7 @@ def run(size: Size, command: str) -> Results:
     dask = dask_cluster(size.grid, local_seconds=s.seconds[2])
     m = memory(*size.memory)
     f = fast_path(size.grid, size.repeat)
+    r = risk_runs(budget=size.risk_budget)
     return Results(
         machine=machine,
         command=command,
@@ -71,6 +78,7 @@ def run(size: Size, command: str) -> Results:
             m.figure,
             f.predict,
             f.rows,
+            *interval_figures(r),
         ),
         sections=(
             throughput_section(t),
@@ -79,11 +87,16 @@ def run(size: Size, command: str) -> Results:
             growth_section(g),
             memory_section(m),
             fast_path_section(f),
+            risk_section(r, size.risk_budget),
         ),
         gaps={
             t.requests.name: gaps.model_speed(t),
             s.figure.name: gaps.sweep_scaling(s, machine.cores),
             m.figure.name: gaps.sweep_memory(m),
             g.figure.name: gaps.growth_slope(g),
+            **{
+                f.name: gaps.risk_interval(run)
+                for f, run in zip(interval_figures(r), r, strict=True)
+            },
         },
     )

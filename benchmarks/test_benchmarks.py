@@ -88,3 +88,12 @@ def test_sweep_peak_memory_stays_flat_with_scenario_count(results: Results) -> N
 def test_analytic_fast_path_is_100_times_the_model_where_exact(results: Results) -> None:
     f = figure(results, FAST_PATH)
     assert f.met, f"{f.ratio:.0f}x"
+
+
+def test_sim_risk_reaches_a_factor_2_interval_at_every_mttf_order(results: Results) -> None:
+    missed = [
+        f"{f.name}: {f.value:.2f}x"
+        for f in results.figures
+        if f.name.startswith("sim risk interval") and not f.met
+    ]
+    assert not missed, missed
