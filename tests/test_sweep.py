@@ -3,6 +3,7 @@ sweep resumes without losing or duplicating a row, bad input is one line and exi
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -380,3 +381,32 @@ def test_a_sweep_over_forms_of_one_mean_reports_each_form_apart(tmp_path: Path) 
     report = (tmp_path / "report.md").read_text()
     assert "### async_work_form=0.1" in report
     assert "### async_work_form=exp:0.1" in report
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_resumed_rows_as_done_but_not_in_the_rate() -> None:
+    from sim.sweep.progress import Progress
+
+    stream = _Terminal()
+    bar = Progress(100, stream=stream)
+    bar.skip(50)
+    bar.advance(10)
+    shown = bar._bar.format_dict
+    assert (shown["n"], shown["initial"], bar.done) == (60, 50, 60)
+    bar._bar.refresh()
+    assert "60/100" in stream.getvalue()
+    bar.close()
+
+
+def test_progress_draws_nothing_where_stderr_is_not_a_terminal() -> None:
+    from sim.sweep.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(10, stream=stream)
+    bar.advance(10)
+    bar.close()
+    assert stream.getvalue() == ""

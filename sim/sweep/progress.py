@@ -1,10 +1,12 @@
-"""A one-line progress bar on stderr: rows done, rate, ETA. Redrawn at most ten times a second."""
+"""The sweep's progress on stderr (tqdm): rows done, rate, ETA; nothing when stderr is not a
+terminal, as for every other long command."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 
 class Progress:
@@ -12,53 +14,46 @@ class Progress:
         self, total: int, done: int = 0, stream: TextIO | None = None, unit: str = "rows"
     ) -> None:
         self.total = total
-        self.unit = unit
         self.done = done
-        self.stream = stream if stream is not None else sys.stderr
-        self._start_done = done
-        self._start = time.monotonic()
-        self._drawn = 0.0
+        self._bar = tqdm(
+            total=total,
+            initial=done,
+            unit=f" {unit}",
+            file=stream if stream is not None else sys.stderr,
+            disable=None,
+            leave=False,
+            dynamic_ncols=True,
+        )
 
     def advance(self, rows: int) -> None:
         self.done += rows
-        now = time.monotonic()
-        if now - self._drawn >= 0.1 or self.done >= self.total:
-            self._drawn = now
-            self.stream.write("\r" + self.line(now - self._start))
-            self.stream.flush()
+        self._bar.update(rows)
 
     def skip(self, rows: int) -> None:
-        """Rows an earlier run finished: counted as done, left out of the rate."""
+        """Rows an earlier run finished: counted as done, left out of the rate (tqdm's rate
+        is over the rows past `initial`)."""
         self.done += rows
-        self._start_done += rows
-
-    def line(self, elapsed: float, width: int = 30) -> str:
-        fraction = self.done / self.total if self.total else 1.0
-        filled = int(width * fraction)
-        rate = (self.done - self._start_done) / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-        return (
-            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {self.unit}"
-            f"  {rate:,.{2 if rate < 10 else 0}f} {self.unit}/s  ETA {_clock(eta)}"
-        )
+        self._bar.initial += rows
+        self._bar.update(rows)
 
     def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        self._bar.close()
 
 
 class Silent(Progress):
     """`--quiet`: count, draw nothing."""
 
+    def __init__(
+        self, total: int, done: int = 0, stream: TextIO | None = None, unit: str = "rows"
+    ) -> None:
+        self.total = total
+        self.done = done
+
     def advance(self, rows: int) -> None:
+        self.done += rows
+
+    def skip(self, rows: int) -> None:
         self.done += rows
 
     def close(self) -> None:
         pass
-
-
-def _clock(seconds: float) -> str:
-    if seconds == float("inf"):
-        return "--:--"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes:02d}:{secs:02d}"
