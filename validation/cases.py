@@ -207,6 +207,28 @@ RISK_CASES: tuple[Case, ...] = (
         **{**EDGE, "pool_timeout": 2.0},
         arrival="poisson:50",
     ),  # fmt: skip
+    # Hold-outs across the edge of the seed's pool at its 1 s timeout (measured at root seed
+    # 2026, never used before, never tuned on), and one smaller pool at the rate where the
+    # model, asked before any run, put P(freeze within 30 s) near one half.
+    *(
+        _case(
+            f"risk-{rate}",
+            f"Poisson {rate} req/s for 30 s on 5+10, 1 s timeout (hold-out)",
+            ("modern",),
+            **EDGE,
+            arrival=f"poisson:{rate}",
+        )
+        for rate in (40, 50, 60)
+    ),
+    _case(
+        "risk-small",
+        "Poisson 9 req/s for 30 s on 2+3, 1 s timeout (hold-out)",
+        ("modern",),
+        **EDGE,
+        arrival="poisson:9",
+        pool_size=2,
+        max_overflow=3,
+    ),
 )
 
 
