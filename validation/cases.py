@@ -22,11 +22,14 @@ class Case:
     what: str
     overrides: dict[str, Any] = field(default_factory=dict)
     stacks: tuple[str, ...] = BOTH
+    hold_out: bool = False  # measured, never tuned on
 
 
-def _case(name: str, what: str, stacks: tuple[str, ...] = BOTH, **overrides: Any) -> Case:
+def _case(
+    name: str, what: str, stacks: tuple[str, ...] = BOTH, hold_out: bool = False, **overrides: Any
+) -> Case:
     base = {**SEED_POOL, "pool_timeout": 2.0, "client": "external", "async_work": 0.1}
-    return Case(name, what, {**base, **overrides}, stacks)
+    return Case(name, what, {**base, **overrides}, stacks, hold_out)
 
 
 BURST_CASES: tuple[Case, ...] = (
@@ -197,6 +200,7 @@ EDGE = {"pool_timeout": 1.0, "freeze_threshold": 0.5, "duration": 30.0}
 # A risk run is watched this long after its traffic ends, then cut off (validation.risk): more
 # than pool_timeout + async_work, so a freeze under way at the last send is seen.
 CUT_OFF_GRACE = 3.0
+COLD_START = 1.0  # seconds: the "cold pool" window, the pool still opening connections
 RISK_CASES: tuple[Case, ...] = (
     _case(
         "risk-edge", "Poisson 55 req/s for 30 s on 5+10, 1 s timeout", **EDGE, arrival="poisson:55"
@@ -204,6 +208,7 @@ RISK_CASES: tuple[Case, ...] = (
     _case(
         "risk-below",
         "Poisson 50 req/s for 30 s on 5+10, 2 s timeout (hold-out)",
+        hold_out=True,
         **{**EDGE, "pool_timeout": 2.0},
         arrival="poisson:50",
     ),  # fmt: skip
@@ -213,8 +218,9 @@ RISK_CASES: tuple[Case, ...] = (
     *(
         _case(
             f"risk-{rate}",
-            f"Poisson {rate} req/s for 30 s on 5+10, 1 s timeout (hold-out)",
+            f"Poisson {rate} req/s for 30 s on 5+10, 1 s timeout",
             ("modern",),
+            hold_out=True,
             **EDGE,
             arrival=f"poisson:{rate}",
         )
@@ -222,8 +228,9 @@ RISK_CASES: tuple[Case, ...] = (
     ),
     _case(
         "risk-small",
-        "Poisson 9 req/s for 30 s on 2+3, 1 s timeout (hold-out)",
+        "Poisson 9 req/s for 30 s on 2+3, 1 s timeout",
         ("modern",),
+        hold_out=True,
         **EDGE,
         arrival="poisson:9",
         pool_size=2,
@@ -237,8 +244,9 @@ RISK_CASES: tuple[Case, ...] = (
 LONG_CASES: tuple[Case, ...] = (
     _case(
         "long-40",
-        "Poisson 40 req/s for 600 s on 5+10, 1 s timeout, to the first freeze (hold-out)",
+        "Poisson 40 req/s for 600 s on 5+10, 1 s timeout, to the first freeze",
         ("modern",),
+        hold_out=True,
         **{**EDGE, "duration": 600.0},
         arrival="poisson:40",
     ),  # fmt: skip
