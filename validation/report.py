@@ -249,12 +249,14 @@ def probability_table(
         "replication 0's seed (run k at `replication_seed(root, k)`). When: among the runs "
         "that froze, the share whose first freeze came in the cold start (the first "
         f"{COLD_START:g} s, the pool still opening its connections) and the nearest-rank "
-        "10/50/90 % first-freeze times in seconds, real / model.",
+        "10/50/90 % first-freeze times in seconds, real / model. Load: the 1-minute load "
+        "average before each run, min / median / max, on 2 cores shared with other work (the "
+        "model's costs were calibrated on a quieter machine).",
         "",
         "| case | scenario | stack | hold-out | root seed | K | real froze | real P(freeze) "
         f"| model P(freeze), {_many(odds)} seeds | inside | cold start real / model "
-        "| first freeze 10/50/90 % s real / model |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| first freeze 10/50/90 % s real / model | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in odds:
         real, model = o.first_freezes
@@ -263,7 +265,7 @@ def probability_table(
             f"| {o.root} | {o.measured.replications} | {len(real)} | {_p(o.measured)} "
             f"| {_p(o.many)} | {'yes' if o.inside else '**no**'} "
             f"| {_share(o.cold_start[0], len(real))} / {_share(o.cold_start[1], len(model))} "
-            f"| {_quantiles(real)} / {_quantiles(model)} |"
+            f"| {_quantiles(real)} / {_quantiles(model)} | {_load(o.loadavg)} |"
         )
     lines.append("")
     if same_seed:

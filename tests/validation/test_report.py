@@ -141,11 +141,12 @@ def test_freeze_probability_rows_judge_the_models_probability_inside_the_measure
                        "## Freeze probability")  # fmt: skip
     lines = [line for line in section.splitlines() if line.startswith("| risk-edge")]
     first, second = ([c.strip() for c in line.strip("|").split("|")] for line in lines)
-    assert first[3] == "no (tuned on)" and first[-3] == "yes"
+    assert first[3] == "no (tuned on)" and first[-4] == "yes"
     assert second[3:7] == ["yes", "2026", "20", "4"]
     assert second[7:10] == ["0.40 [0.22, 0.61]", "0.00 [0.00, 0.02]", "**no**"]
-    assert second[-2] == "1/4 / -"  # the model's many seeds never froze: no share
-    assert second[-1] == "0.5/2.0/9.0 / -"
+    assert second[-3] == "1/4 / -"  # the model's many seeds never froze: no share
+    assert second[-2] == "0.5/2.0/9.0 / -"
+    assert second[-1] == "1.2 / 2.0 / 2.6"
 
 
 def _long_row():
