@@ -58,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     risk.add_argument("--case", required=True, help="a risk case (validation/cases.py)")
     risk.add_argument("--replications", type=int, required=True, help="runs, 1..1000")
     risk.add_argument("--seed", type=int, default=0, help="root seed; run k at replication_seed")
+    risk.add_argument("--first", type=int, default=0, help="first replication k (to add runs)")
+    risk.add_argument(
+        "--same-seed",
+        action="store_true",
+        help="every run at the root seed: one schedule K times, the server's own jitter",
+    )
+    risk.add_argument(
+        "--stop-at-first-freeze",
+        action="store_true",
+        help="end each run soon after its first freeze (long runs: the time to it)",
+    )
     risk.add_argument("--database-url")
     return parser
 
@@ -154,7 +165,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_risk(args: argparse.Namespace) -> int:
     from validation.cases import risk_case
-    from validation.risk import check_replications, measure, measured_risk, odds_text, stored_runs
+    from validation.risk import (
+        RISK_RESULTS,
+        SAME_SEED_RESULTS,
+        check_replications,
+        measure,
+        measured_risk,
+        odds_text,
+        stored_runs,
+    )
 
     case = risk_case(args.case)
     check_replications(args.replications)
@@ -167,8 +186,13 @@ def cmd_risk(args: argparse.Namespace) -> int:
         args.seed,
         args.database_url,
         log=lambda line: print(line, file=sys.stderr),
+        first=args.first,
+        same_seed=args.same_seed,
+        stop_at_first_freeze=args.stop_at_first_freeze,
     )
-    results = [r for p, r in stored_runs(args.stack, case.name) if int(p.stem) < args.replications]
+    root = SAME_SEED_RESULTS if args.same_seed else RISK_RESULTS
+    runs = range(args.first, args.first + args.replications)
+    results = [r for p, r in stored_runs(args.stack, case.name, root) if int(p.stem) in runs]
     if not results:
         raise HarnessFailure(f"no run of {case.name} on {args.stack} finished")
     risk = measured_risk(results)

@@ -161,15 +161,17 @@ def compare_all(
     out: Path = HERE,
     documents: Iterable[Path] = DOCUMENTS,
     risk_results: Path = RESULTS / "risk",
+    same_seed_results: Path = RESULTS / "risk-same-seed",
 ) -> str:
     """Compare every stack's cases, write REPORT.md and REPORT.json to `out`, refresh the counts
     `documents` quote (FINDINGS.md before it goes into REPORT.md), return a summary.
 
     `case` and `rerun` choose what is measured again; the report always covers every case, and
-    the freeze odds of every risk case with runs stored under `risk_results` (never re-measured
-    here: `python -m validation risk` does that).
+    the freeze odds of every risk case with runs stored under `risk_results`, the long runs
+    stored there and the same-seed replays under `same_seed_results` (never re-measured here:
+    `python -m validation risk` does that).
     """
-    from validation.odds import odds_rows  # it builds on this module
+    from validation.odds import long_rows, odds_rows, same_seed_rows  # they build on this module
 
     stacks = tuple(stacks)
     rows: list[Row] = []
@@ -196,13 +198,15 @@ def compare_all(
                 skipped[stack] = str(exc)
                 log(f"{stack}: skipped: {exc}")
     odds = odds_rows(stacks, risk_results, log)
+    same = same_seed_rows(stacks, same_seed_results, log)
+    long = long_rows(stacks, risk_results, log)
     md, js = out / "REPORT.md", out / "REPORT.json"
-    report = render_json(rows, skipped, odds)
+    report = render_json(rows, skipped, odds, same, long)
     counts = agreement_counts(report["rows"])
     for document in documents:
         if document.exists():
             rewrite(document, counts)
     findings = FINDINGS.read_text() if FINDINGS.exists() else None
     write_atomic(js, json.dumps(report, indent=1) + "\n")
-    write_atomic(md, render_markdown(rows, skipped, findings, odds))
+    write_atomic(md, render_markdown(rows, skipped, findings, odds, same, long))
     return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"

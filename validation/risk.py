@@ -27,6 +27,9 @@ from validation.postgres import database
 
 HERE = Path(__file__).parent
 RISK_RESULTS = HERE / "results" / "risk"
+# One schedule replayed K times (`--same-seed`): every run at the root seed, so what still
+# varies from run to run is the server's own jitter.
+SAME_SEED_RESULTS = HERE / "results" / "risk-same-seed"
 MAX_REPLICATIONS = 1000
 
 
@@ -47,22 +50,32 @@ def measure(
     replications: int,
     seed: int,
     database_url: str | None = None,
-    root: Path = RISK_RESULTS,
+    root: Path | None = None,
     log: Callable[[str], None] = print,
+    first: int = 0,
+    same_seed: bool = False,
+    stop_at_first_freeze: bool = False,
 ) -> list[Path]:
-    """Run `case` `replications` times on one PostgreSQL; store each Result; return the paths."""
+    """Run `case` as replications `first`..`first + replications - 1` on one PostgreSQL (run k
+    at replication_seed(seed, k), or at `seed` itself with `same_seed`); store each Result;
+    return the paths. `stop_at_first_freeze` ends a run CUT_OFF_GRACE s after its first
+    freeze: for long runs that measure the time to it."""
     from validation.runner import check_runnable, run
 
     check_replications(replications)
+    if first < 0:
+        raise ScenarioError(f"--first must be an integer >= 0, got {first}")
+    root = root or (SAME_SEED_RESULTS if same_seed else RISK_RESULTS)
     base = scenario_for(stack, case).replace(seed=seed)
     check_runnable(base)
     cut_off = base.duration + CUT_OFF_GRACE
+    after_freeze = CUT_OFF_GRACE if stop_at_first_freeze else None
     paths = []
     with database(database_url) as db:
-        for k in range(replications):
-            scenario = base.replace(seed=replication_seed(seed, k))
+        for k in range(first, first + replications):
+            scenario = base if same_seed else base.replace(seed=replication_seed(seed, k))
             try:
-                result = run(scenario, db=db, cut_off=cut_off).result
+                result = run(scenario, db=db, cut_off=cut_off, after_freeze=after_freeze).result
             except HarnessFailure as exc:
                 log(f"{stack}/{case.name} run {k}: failed: {exc}")
                 continue
@@ -74,7 +87,7 @@ def measure(
             paths.append(path)
             s = result.summary
             log(
-                f"{stack}/{case.name} run {k + 1}/{replications} (seed {scenario.seed}): "
+                f"{stack}/{case.name} run {k + 1}/{first + replications} (seed {scenario.seed}): "
                 f"first freeze {s.first_freeze_at}, recovered {s.recovered}, "
                 f"load {result.params['harness'].get('loadavg')}"
             )

@@ -127,14 +127,20 @@ def run(
     db: Database | None = None,
     keep: Path | None = None,
     cut_off: float | None = None,
+    after_freeze: float | None = None,
 ) -> Run:
     """Run `scenario` on the real app; with `db` None, start (and stop) a local PostgreSQL.
 
     With `cut_off` (external client only), the run is stopped that many seconds after the
     burst if the client is still waiting then: a collapsed server drains its backlog at one
     request per pool_timeout, for tens of minutes after the traffic ends. Requests still out
-    are recorded as sent and never answered, and the freeze in progress up to the stop."""
+    are recorded as sent and never answered, and the freeze in progress up to the stop.
+    With `after_freeze` too, it is stopped that many seconds after its first freeze is seen
+    (a loop block of freeze_threshold in the probe's reports): a run that measures the time
+    to the first freeze has nothing more to say after it."""
     check_runnable(scenario)
+    if cut_off is None and after_freeze is not None:
+        raise ScenarioError("a run can stop at its first freeze only when it can be cut off")
     if cut_off is not None and scenario.client != "external":
         raise ScenarioError("a run can be cut off only with --client external")
     env = ensure_env(scenario.stack)
@@ -142,7 +148,7 @@ def run(
         if db is None:
             db = stack.enter_context(database())
         run_dir = stack.enter_context(_run_dir(keep))
-        return _measure(scenario, env, db, run_dir, cut_off)
+        return _measure(scenario, env, db, run_dir, cut_off, after_freeze)
 
 
 @contextlib.contextmanager
@@ -194,7 +200,12 @@ def serving(
 
 
 def _measure(
-    scenario: Scenario, env: StackEnv, db: Database, run_dir: Path, cut_off: float | None
+    scenario: Scenario,
+    env: StackEnv,
+    db: Database,
+    run_dir: Path,
+    cut_off: float | None,
+    after_freeze: float | None = None,
 ) -> Run:
     deadline = time.monotonic() + deadline_for(scenario)
     stopped_at = None
@@ -209,7 +220,8 @@ def _measure(
             if cut_off is None:
                 _wait(lambda: client.poll() is not None, server.proc, deadline, "external client")
             else:
-                stopped_at = _wait_or_cut(client, server, client_log, cut_off, deadline)
+                freeze = None if after_freeze is None else (scenario.freeze_threshold, after_freeze)
+                stopped_at = _wait_or_cut(client, server, client_log, cut_off, deadline, freeze)
             sent = _sent(client_log) if stopped_at is None else _count(client_log, "sent")
         else:
             _wait(
@@ -238,10 +250,16 @@ def _measure(
 
 
 def _wait_or_cut(
-    client: subprocess.Popen, server: Server, client_log: Path, cut_off: float, deadline: float
+    client: subprocess.Popen,
+    server: Server,
+    client_log: Path,
+    cut_off: float,
+    deadline: float,
+    freeze: tuple[float, float] | None = None,
 ) -> float | None:
-    """Wait for the client to finish, or until `cut_off` seconds after its burst: None if it
-    finished, else the cut-off (seconds after the burst) at which the run is to be stopped."""
+    """Wait for the client to finish, or until `cut_off` seconds after its burst, or with
+    `freeze` (threshold, grace) until grace seconds after the server's first freeze: None if
+    the client finished, else when (seconds after the burst) the run is to be stopped."""
     burst: list[float] = []
 
     def fired() -> bool:
@@ -253,9 +271,39 @@ def _wait_or_cut(
     if not burst:
         return None
     stop = burst[0] + cut_off
-    _wait(lambda: client.poll() is not None or time.monotonic() > stop, server.proc, deadline,
-          "external client")  # fmt: skip
-    return None if client.poll() is not None else cut_off
+    tail = LogTail(server.log)
+
+    def over() -> bool:
+        nonlocal stop, freeze
+        if freeze is not None and first_freeze(parse_events(tail.lines()), freeze[0]):
+            stop, freeze = min(stop, time.monotonic() + freeze[1]), None
+        return client.poll() is not None or time.monotonic() > stop
+
+    _wait(over, server.proc, deadline, "external client")
+    return None if client.poll() is not None else round(stop - burst[0], 6)
+
+
+class LogTail:
+    """The whole lines a growing log gained since the last read: a long run's log is read once,
+    not again at every poll."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def lines(self) -> list[str]:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        return data[:end].decode(errors="replace").splitlines()
+
+
+def first_freeze(events: list[dict[str, Any]], threshold: float) -> bool:
+    """Whether the probe reported a block of at least `threshold`: its reports while a ping is
+    unanswered all start at the ping, so one report is the whole block so far."""
+    return any(e["kind"] == "blocked" and e["end"] - e["start"] >= threshold for e in events)
 
 
 def _app_env(scenario: Scenario, db: Database, port: int) -> dict[str, str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from sim.result import Result, Summary
+from sim.risk.mttf import MTTF
 from sim.risk.replications import replication_seed
 from tests.validation.test_risk import stored_run
-from validation.odds import odds_row, root_seed
+from validation.odds import exposure, long_row, odds_row, root_seed, same_seed_row
 from validation.risk import stored_runs
 
 
@@ -83,3 +86,91 @@ def test_without_run_0_the_root_seed_is_unknown(tmp_path):
     stored_run(tmp_path, 1)
     with pytest.raises(ValueError, match="run 0 is missing"):
         root_seed(stored_runs("modern", "risk-edge", tmp_path))
+
+
+def test_inside_holds_the_models_probability_to_the_measured_interval(tmp_path):
+    # the app froze on 3 of 12 runs: Wilson [0.09, 0.53]
+    runs = _runs(tmp_path, [True] * 3 + [False] * 9)
+    half = odds_row("modern", "risk-edge", "edge", runs, many=12, simulate=FakeModel())
+    lo, hi = half.measured.p_freeze_ci
+    assert (lo <= half.many.p_freeze <= hi) == half.inside
+    never = odds_row("modern", "risk-edge", "edge", runs, many=12,
+                     simulate=lambda s: Result({}, (), (), _summary(None)))  # fmt: skip
+    assert never.many.p_freeze == 0.0 < lo and not never.inside
+    # overlap alone would pass it: the model's interval from 12 seeds reaches 0.24
+    assert never.agree
+
+
+def test_the_first_freezes_of_the_runs_that_froze_are_kept_in_order(tmp_path):
+    runs = _runs(tmp_path, [True, False, True])
+    times = iter([3.0, None, 0.5])
+    row = odds_row("modern", "risk-edge", "edge", runs, many=3,
+                   simulate=lambda s: Result({}, (), (), _summary(next(times, 9.0))))  # fmt: skip
+    assert row.first_freezes == ((2.0, 2.0), (9.0, 9.0, 9.0))
+    assert row.root == 7
+
+
+def _same_seed_runs(tmp_path, froze):
+    for k, f in enumerate(froze):
+        stored_run(tmp_path, k, froze_at=2.0 if f else None, root_seed=0)
+    runs = stored_runs("modern", "risk-edge", tmp_path)
+    for path, _ in runs:  # every run at the root seed 7, as --same-seed stores them
+        path.write_text(path.read_text().replace(f'"seed": {replication_seed(0, int(path.stem))}',
+                                                 '"seed": 7'))  # fmt: skip
+    return stored_runs("modern", "risk-edge", tmp_path)
+
+
+def test_one_schedule_replayed_is_judged_against_the_models_one_story_on_it(tmp_path):
+    model = FakeModel()  # freezes on even seeds: the schedule's seed 7 is odd
+    row = same_seed_row("modern", "risk-edge", _same_seed_runs(tmp_path, [False] * 10),
+                        simulate=model)  # fmt: skip
+    assert row.seed == 7 and row.measured.p_freeze == 0.0
+    assert row.model_freeze_at is None and row.model_p == 0.0 and row.inside
+    once = same_seed_row("modern", "risk-edge", _same_seed_runs(tmp_path, [False] * 9 + [True]),
+                         simulate=FakeModel())  # fmt: skip
+    assert once.measured.p_freeze_ci[0] > 0.0 and not once.inside  # one freeze rules out "never"
+    assert model.scenarios[0].arrival == "poisson:55" and model.scenarios[0].seed == 7
+    assert all(s.arrival.startswith("trace:") for s in model.scenarios[1:])
+    froze = same_seed_row("modern", "risk-edge", _same_seed_runs(tmp_path, [False] * 10),
+                          simulate=lambda s: Result({}, (), (), _summary(1.0)))  # fmt: skip
+    assert froze.model_p == 1.0 and not froze.inside
+
+
+def test_same_seed_runs_at_different_seeds_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="same-seed runs at seeds"):
+        same_seed_row("modern", "risk-edge", _runs(tmp_path, [False, False]), simulate=FakeModel())
+
+
+def test_exposure_is_the_traffic_watched_up_to_each_first_freeze():
+    runs = [_summary(0.4), _summary(100.0), _summary(None), _summary(700.0)]
+    cold = exposure(runs, 600.0)
+    assert (cold.runs, cold.seconds, cold.freezes) == (4, 0.4 + 100.0 + 600.0 + 600.0, 2)
+    assert cold.mttf == pytest.approx(1300.4 / 2)
+    lo, hi = cold.mttf_ci
+    assert lo < cold.mttf < hi
+    warm = exposure(runs, 600.0, skip=1.0)  # the run that froze at 0.4 s says nothing after 1 s
+    assert (warm.seconds, warm.freezes) == (99.0 + 599.0 + 599.0, 1)
+
+
+def test_exposure_without_a_freeze_has_only_a_lower_bound():
+    none = exposure([_summary(None)] * 3, 600.0)
+    assert none.mttf == math.inf and none.mttf_ci[1] == math.inf
+    # no freeze in 1800 s: 95 % sure the mean is above 1800 / 3.69 (chi-square, 2 dof)
+    assert none.mttf_ci[0] == pytest.approx(2 * 1800 / 7.3778, rel=1e-3)
+
+
+def test_long_runs_stand_beside_sim_risks_mttf_on_the_warm_interval(tmp_path):
+    runs = _runs(tmp_path, [True, False, True])  # 4 s runs, freezes at 2 s
+    asked = []
+
+    def mttf(scenario, rate):
+        asked.append((scenario.arrival, rate))
+        return MTTF(3.0, (1.0, 9.0), {}, {}, "replications", 10, 100.0, 1000, 10)
+
+    row = long_row("modern", "risk-edge", "edge", runs, many=4, simulate=FakeModel(), mttf=mttf)
+    assert asked == [("poisson:55", 55.0)]
+    assert (row.measured.seconds, row.measured.freezes) == (2.0 + 30.0 + 2.0, 2)
+    assert row.measured_warm.seconds == 1.0 + 29.0 + 1.0
+    assert row.model.runs == 4 and row.risk_mttf == 3.0
+    lo, hi = row.measured_warm.mttf_ci
+    assert row.inside == (lo <= 3.0 <= hi)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from sim.result import RequestRecord, build_result
 from validation.agreement import Check, Row, checks, steady_checks
@@ -131,3 +132,50 @@ def test_freeze_odds_go_into_report_json_with_their_risks():
     assert record["measured"]["p_freeze"] == 0.4 and record["many"]["replications"] == 200
     assert record["cut_off"] == 8 and record["loadavg"] == [1.2, 2.0, 2.6]
     assert record["cold_start"] == [1, 0]
+
+
+def test_freeze_probability_rows_judge_the_models_probability_inside_the_measured_interval():
+    row = dataclasses.replace(_odds(False), root=2026, hold_out=True,
+                              first_freezes=((0.5, 2.0, 4.0, 9.0), ()))  # fmt: skip
+    section = _section(render_markdown(_rows(), {}, odds=[_odds(True), row]),
+                       "## Freeze probability")  # fmt: skip
+    lines = [line for line in section.splitlines() if line.startswith("| risk-edge")]
+    first, second = ([c.strip() for c in line.strip("|").split("|")] for line in lines)
+    assert first[3] == "no (tuned on)" and first[-4] == "yes"
+    assert second[3:7] == ["yes", "2026", "20", "4"]
+    assert second[7:10] == ["0.40 [0.22, 0.61]", "0.00 [0.00, 0.02]", "**no**"]
+    assert second[-3] == "1/4 / -"  # the model's many seeds never froze: no share
+    assert second[-2] == "0.5/2.0/9.0 / -"
+    assert second[-1] == "1.2 / 2.0 / 2.6"
+
+
+def _long_row():
+    from validation.agreement import Exposure, LongRow
+
+    measured = Exposure(3, 1200.0, 2, 600.0, (150.0, 2400.0))
+    return LongRow("modern", "long-40", "40 req/s", measured, measured,
+                   Exposure(20, 12000.0, 0, math.inf, (3000.0, math.inf)), 900.0, (500.0, None),
+                   "splitting (multilevel)", (1, 0), (1.0, 1.5, 2.0))  # fmt: skip
+
+
+def test_long_runs_show_both_mttfs_and_the_exposure_they_come_from():
+    section = _section(render_markdown(_rows(), {}, long=[_long_row()]), "## Freeze probability")
+    [line] = [line for line in section.splitlines() if line.startswith("| long-40")]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2:6] == ["3", "1200", "2 (1)", "600 [150, 2400]"]
+    assert cells[7] == "> 3000 [3000, ∞] (20)"
+    assert cells[8] == "900 [500, ∞] (splitting)" and cells[9] == "yes"
+    [record] = render_json(_rows(), {}, long=[_long_row()])["long_runs"]
+    assert record["inside"] is True and record["measured"]["freezes"] == 2
+
+
+def test_a_same_seed_row_says_the_model_has_no_jitter():
+    from validation.agreement import SameSeedRow
+
+    risk = _odds(True).measured
+    row = SameSeedRow("modern", "risk-50", 2026, risk, 1.25, risk, (1.0, 1.0, 1.0))
+    md = render_markdown(_rows(), {}, same_seed=[row])
+    section = _section(md, "## Freeze probability")
+    assert "The model has no jitter today" in section
+    [line] = [line for line in section.splitlines() if line.startswith("| risk-50")]
+    assert "| 1 (froze at 1.25 s) |" in line and line.endswith("| **no** | 1.0 / 1.0 / 1.0 |")

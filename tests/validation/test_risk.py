@@ -83,13 +83,17 @@ def test_stored_summaries_are_derived_again_from_the_timeline(tmp_path):
     assert result.summary.freezes == 1
 
 
-def test_risk_cases_stay_out_of_compares_set_and_share_the_seeds_pool():
-    from validation.cases import CASES
+def test_risk_cases_stay_out_of_compares_set_and_all_but_one_share_the_seeds_pool():
+    from validation.cases import CASES, LONG_CASES
 
-    assert not {c.name for c in RISK_CASES} & {c.name for c in CASES}
-    for case in RISK_CASES:
+    every = RISK_CASES + LONG_CASES
+    assert not {c.name for c in every} & {c.name for c in CASES}
+    pools = {c.name: (c.overrides["pool_size"], c.overrides["max_overflow"]) for c in every}
+    assert {name for name, pool in pools.items() if pool != (5, 10)} == {"risk-small"}
+    assert pools["risk-small"] == (2, 3)
+    for case in every:
         o = case.overrides
-        assert (o["pool_size"], o["max_overflow"], o["client"]) == (5, 10, "external")
+        assert o["client"] == "external"
         assert o["freeze_threshold"] < o["pool_timeout"]
         assert o["pool_timeout"] + o["async_work"] < CUT_OFF_GRACE
 
@@ -107,6 +111,21 @@ def test_risk_cases_stay_out_of_compares_set_and_share_the_seeds_pool():
             ["risk", "--stack", "modern", "--case", "risk-edge", "--replications", "-2"],
             "--replications",
         ),  # fmt: skip
+        (
+            [
+                "risk",
+                "--stack",
+                "modern",
+                "--case",
+                "risk-50",
+                "--replications",
+                "2",
+                "--first",
+                "-1",
+            ],
+            "--first",
+        ),  # fmt: skip
+        (["risk", "--stack", "era2020", "--case", "long-40", "--replications", "1"], "--stack"),
     ],
 )
 def test_bad_risk_input_is_one_line_naming_the_flag_and_exit_2(argv, flag, capsys):

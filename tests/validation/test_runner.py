@@ -49,17 +49,24 @@ def test_a_run_cuts_off_only_an_external_client():
         run(Scenario.create(client="in-process"), cut_off=5.0)
 
 
-def _cut(tmp_path, client_cmd, burst_ago):
+def _cut(tmp_path, client_cmd, burst_ago, cut_off=1.0, blocked=(), freeze=None):
+    """`_wait_or_cut` on stand-in processes; `blocked`: the probe's reports in the server log,
+    each (start, length) in seconds after the burst."""
     import subprocess
     import time
 
     from validation.runner import Server, _wait_or_cut
 
-    log = tmp_path / "client.log"
-    log.write_text("PSS " + json.dumps({"kind": "burst", "t": time.monotonic() - burst_ago}) + "\n")
+    log, server_log = tmp_path / "client.log", tmp_path / "server.log"
+    burst = time.monotonic() - burst_ago
+    log.write_text("PSS " + json.dumps({"kind": "burst", "t": burst}) + "\n")
+    reports = [{"kind": "blocked", "start": burst + a, "end": burst + a + n} for a, n in blocked]
+    server_log.write_text("".join(f"Handling 1PSS {json.dumps(r)}\n" for r in reports))
     with subprocess.Popen(["sleep", "30"]) as server, subprocess.Popen(client_cmd) as client:
         try:
-            return _wait_or_cut(client, Server(server, 0, log), log, 1.0, time.monotonic() + 10)
+            return _wait_or_cut(
+                client, Server(server, 0, server_log), log, cut_off, time.monotonic() + 10, freeze
+            )
         finally:
             client.kill()
             server.kill()
@@ -71,6 +78,38 @@ def test_a_client_still_sending_past_the_cut_off_is_cut_off_there(tmp_path):
 
 def test_a_client_done_before_the_cut_off_ends_the_run_as_usual(tmp_path):
     assert _cut(tmp_path, ["true"], burst_ago=0.0) is None
+
+
+def test_a_run_stopping_at_its_first_freeze_stops_its_grace_after_the_freeze_is_seen(tmp_path):
+    stopped = _cut(tmp_path, ["sleep", "30"], 2.0, cut_off=20.0, blocked=[(0.3, 0.6)],
+                   freeze=(0.5, 0.25))  # fmt: skip
+    assert 2.0 + 0.25 <= stopped < 2.0 + 0.25 + 1.0
+
+
+def test_blocks_shorter_than_the_threshold_do_not_stop_a_run_at_its_first_freeze(tmp_path):
+    stopped = _cut(tmp_path, ["sleep", "30"], 0.5, cut_off=1.5, blocked=[(0.1, 0.4), (0.2, 0.45)],
+                   freeze=(0.5, 0.1))  # fmt: skip
+    assert stopped == 1.5
+
+
+def test_stopping_at_the_first_freeze_needs_a_cut_off():
+    from validation.runner import run
+
+    with pytest.raises(ScenarioError, match="first freeze"):
+        run(Scenario.create(arrival="poisson:2", client="external"), after_freeze=1.0)
+
+
+def test_the_log_tail_reads_each_whole_line_once(tmp_path):
+    from validation.runner import LogTail
+
+    log = tmp_path / "server.log"
+    log.write_text("one\ntw")
+    tail = LogTail(log)
+    assert tail.lines() == ["one"]
+    with log.open("a") as f:
+        f.write("o\nthree\n")
+    assert tail.lines() == ["two", "three"]
+    assert tail.lines() == []
 
 
 def test_a_traces_work_and_query_go_to_the_client_per_request(tmp_path):
