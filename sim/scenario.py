@@ -328,6 +328,11 @@ class Scenario:
             object.__setattr__(self, f.name, spec.validate(value))
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
+        if self.jitter == "on" and self.profile.cost_shapes is None:
+            raise ScenarioError(
+                f"--jitter on needs {self.stack}'s calibrated distributions "
+                f"(python -m validation calibrate --stack {self.stack})"
+            )
         if self.arrival.startswith("closed:") and self.think_time == 0 and self.work.mean == 0:
             # Each user's cycle must take time, or closed-loop traffic never leaves t = 0.
             raise ScenarioError(

@@ -92,8 +92,10 @@ def main() -> None:
             print(f"{args.stack} {rate:g} req/s: {report['served']} served, load {load}")
             for c in report["collections"]:
                 if c["generation"] == 2 or c["seconds"] > 0.05:
-                    print(f"  gc{c['generation']} at {c['start']:.3f} s: {c['seconds']:.4f} s, "
-                          f"{c['survivors']} survivors, after {c['served_before']} requests")  # fmt: skip
+                    print(
+                        f"  gc{c['generation']} at {c['start']:.3f} s: {c['seconds']:.4f} s, "
+                        f"{c['survivors']} survivors, after {c['served_before']} requests"
+                    )
             for b in report["blocks"]:
                 print(f"  block at {b['start']:.3f} s: {b['seconds']:.4f} s, gc {b['gc']}")
 

@@ -22,12 +22,13 @@ class Costs:
 def run_costs(scenario: Scenario) -> Costs:
     on = scenario.jitter == "on"
     profile = scenario.profile
+    shapes = profile.cost_shapes or {}
     seed = scenario.seed
 
     def cost(name: str, value: float) -> Cost:
         if not on:
             return Cost(value)
-        return Cost(value, profile.cost_shapes[name], stream(name, seed))
+        return Cost(value, shapes[name], stream(name, seed))
 
     # Jitter spreads the calibrated SELECT's time; a drawn or replayed query time is the
     # request's own and is taken as given.
