@@ -39,7 +39,7 @@ def scenario(stack: str, rate: float, duration: float, seed: int) -> Scenario:
 
 def stall_report(done: Run) -> dict[str, Any]:
     """Each collection and each loop block, in seconds from the burst, matched by overlap."""
-    events = parse_events((done.server_text + done.client_text).splitlines())
+    events = parse_events((done.server_log + done.client_log).splitlines())
     zero = timeline(events).burst_at or 0.0
     served = sorted(e["t"] - zero for e in events if e["kind"] == "served")
     collections = [
