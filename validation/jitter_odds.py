@@ -4,8 +4,10 @@ on, beside the real app's stored runs (validation/results/risk/) and the model w
 Per risk case and stack: the real P(freeze) over its K runs; the model paired (each run's own
 send times, jitter seeded by the run's seed) with jitter off and on; the model's own Poisson
 draws over MANY seeds, off and on; and one schedule (run 0's send times) replayed REPLAYS times
-with jitter on, each at another seed: the spread jitter alone gives one arrival schedule. Every
-probability with its Wilson 95 % interval (sim.risk.replications.risk_of).
+with jitter on, each at another seed: the spread jitter alone gives one arrival schedule; and
+every run's schedule replayed PER_SCHEDULE times, counting the schedules jitter leaves undecided
+(some replays froze, some not). Every probability with its Wilson 95 % interval
+(sim.risk.replications.risk_of).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from validation.risk import stored_runs
 
 MANY = 100
 REPLAYS = 100
+PER_SCHEDULE = 20
 
 
 def p_text(risk: Risk) -> str:
@@ -46,7 +49,8 @@ def case_lines(stack: str, case: str, log: Callable[[str], None]) -> list[str]:
     own = [base.replace(seed=replication_seed(root, k)) for k in range(MANY)]
     replay = [paired[0].replace(seed=replication_seed(root, k)) for k in range(REPLAYS)]
     loads = sorted(r.params["harness"]["loadavg"] for r in measured)
-    log(f"{stack}/{case}: {len(runs)} runs, the model {2 * (len(runs) + MANY) + REPLAYS} times")
+    times = 2 * (len(runs) + MANY) + REPLAYS + PER_SCHEDULE * len(runs)
+    log(f"{stack}/{case}: {len(runs)} runs, the model {times} times")
     replay_off = simulate(paired[0]).summary.first_freeze_at is not None
     on = [
         odds([s.replace(jitter="off") for s in paired]),
@@ -55,6 +59,15 @@ def case_lines(stack: str, case: str, log: Callable[[str], None]) -> list[str]:
         odds([s.replace(jitter="on") for s in own]),
         odds([s.replace(jitter="on") for s in replay]),
     ]
+    mixed, froze = 0, 0
+    for scenario in paired:
+        replays = [
+            simulate(scenario.replace(jitter="on", seed=replication_seed(scenario.seed, k)))
+            for k in range(PER_SCHEDULE)
+        ]
+        count = sum(r.summary.first_freeze_at is not None for r in replays)
+        mixed += 0 < count < PER_SCHEDULE
+        froze += count
     return [
         f"{case} {stack}: real {p_text(risk_of([r.summary for r in measured]))} over "
         f"{len(runs)} runs (load {loads[0]}-{loads[-1]})",
@@ -62,6 +75,8 @@ def case_lines(stack: str, case: str, log: Callable[[str], None]) -> list[str]:
         f"  model over {MANY} seeds: jitter off {p_text(on[2])}, on {p_text(on[3])}",
         f"  run 0's schedule replayed {REPLAYS} times, jitter on: {p_text(on[4])} "
         f"(jitter off, one timeline: {'froze' if replay_off else 'no freeze'})",
+        f"  each run's schedule replayed {PER_SCHEDULE} times, jitter on: {mixed} of "
+        f"{len(paired)} schedules undecided; {froze} of {PER_SCHEDULE * len(paired)} replays froze",
     ]
 
 
