@@ -28,13 +28,15 @@ JITTERED = ("query_time", "connect_time", "thread_handoff", "request_cpu")
 MODES = ("on", "off")
 
 
-def check_quantiles(values: Sequence[float], what: str) -> tuple[float, ...]:
-    """`values` as quantiles at LEVELS: one per level, finite, >= 0, non-decreasing."""
+def check_quantiles(values: Sequence[float], what: str, signed: bool = False) -> tuple[float, ...]:
+    """`values` as quantiles at LEVELS: one per level, finite, non-decreasing, and >= 0 unless
+    `signed` (uvloop's millisecond timers can end a sleep early: a negative overshoot)."""
     values = tuple(float(v) for v in values)
     if len(values) != len(LEVELS):
         raise ValueError(f"{what}: {len(values)} quantiles, expected {len(LEVELS)} (LEVELS)")
-    if any(not 0 <= v < float("inf") for v in values):
-        raise ValueError(f"{what}: quantiles must be finite and >= 0")
+    low = -float("inf") if signed else 0.0
+    if any(not low <= v < float("inf") for v in values):
+        raise ValueError(f"{what}: quantiles must be finite" + ("" if signed else " and >= 0"))
     if any(b < a for a, b in zip(values, values[1:], strict=False)):
         raise ValueError(f"{what}: quantiles must not decrease")
     return values
@@ -53,10 +55,14 @@ class Cost:
     __slots__ = ("value", "_shape", "_rng")
 
     def __init__(
-        self, value: float, shape: Sequence[float] | None = None, stream: str = ""
+        self,
+        value: float,
+        shape: Sequence[float] | None = None,
+        stream: str = "",
+        signed: bool = False,
     ) -> None:
         self.value = value
-        self._shape = None if shape is None else check_quantiles(shape, stream or "shape")
+        self._shape = None if shape is None else check_quantiles(shape, stream or "shape", signed)
         self._rng = None if shape is None else random.Random(stream)
 
     @property

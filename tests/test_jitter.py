@@ -148,3 +148,16 @@ def test_a_bad_jitter_is_one_line_naming_the_flag_and_exit_2(capsys, value):
 def test_bad_quantiles_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
         check_quantiles(values, "connect_time")
+
+
+def test_an_overshoot_may_be_negative_a_shape_may_not():
+    early = tuple(level - 0.5 for level in LEVELS)
+    assert check_quantiles(early, "sleep_overshoot", signed=True) == early
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        check_quantiles(early, "connect_time")
+
+
+def test_era2020s_uvloop_sleeps_sometimes_end_early_and_the_model_runs_them():
+    assert min(STACKS["era2020"].sleep_overshoot) < 0  # libuv's millisecond clock
+    scenario = Scenario.create(**{**EDGE, "stack": "era2020"}, jitter="on")
+    assert simulate(scenario).summary.ok > 0

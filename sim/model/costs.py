@@ -16,7 +16,7 @@ class Costs:
     thread_handoff: Cost  # seconds per hand-off to a worker thread
     request_cpu: Cost  # a request's loop CPU over request_cpu, one draw per request
     query_time: Cost  # a query's time over its value, one draw per query
-    sleep_overshoot: Cost  # seconds an asyncio.sleep returns late
+    sleep_overshoot: Cost  # seconds an asyncio.sleep returns late (early, below 0, on uvloop)
 
 
 def run_costs(scenario: Scenario) -> Costs:
@@ -39,7 +39,9 @@ def run_costs(scenario: Scenario) -> Costs:
         request_cpu=cost("request_cpu", 1.0),
         query_time=cost("query_time", 1.0) if query_spread else Cost(1.0),
         sleep_overshoot=(
-            Cost(1.0, profile.sleep_overshoot, stream("sleep_overshoot", seed)) if on else Cost(0.0)
+            Cost(1.0, profile.sleep_overshoot, stream("sleep_overshoot", seed), signed=True)
+            if on
+            else Cost(0.0)
         ),
     )
 
