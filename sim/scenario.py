@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from sim import distributions
+from sim import distributions, jitter
 from sim.distributions import Distribution
 from sim.errors import ParseError, ScenarioError
 from sim.stacks import STACKS, StackProfile
@@ -265,6 +265,14 @@ SPECS: dict[str, Spec] = {
             "seed for every random draw",
         ),
         Spec(
+            "jitter",
+            str,
+            _choice(jitter.MODES),
+            "on or off",
+            "on: each cost drawn from its calibrated distribution (sim/jitter.py); off: every "
+            "cost its calibrated value, exact deterministic timelines",
+        ),
+        Spec(
             "freeze_threshold",
             _float,
             lambda v: v > 0,
@@ -304,6 +312,7 @@ class Scenario:
     client_timeout: float | None = None
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     seed: int = 0
+    jitter: str = "off"
     freeze_threshold: float = 1.0
 
     def __post_init__(self) -> None:
@@ -319,6 +328,11 @@ class Scenario:
             object.__setattr__(self, f.name, spec.validate(value))
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
+        if self.jitter == "on" and self.profile.cost_shapes is None:
+            raise ScenarioError(
+                f"--jitter on needs {self.stack}'s calibrated distributions "
+                f"(python -m validation calibrate --stack {self.stack})"
+            )
         if self.arrival.startswith("closed:") and self.think_time == 0 and self.work.mean == 0:
             # Each user's cycle must take time, or closed-loop traffic never leaves t = 0.
             raise ScenarioError(
@@ -391,10 +405,27 @@ class Scenario:
         return {name: path for name, path in named.items() if path is not None}
 
     def to_params(self) -> dict[str, Any]:
-        return asdict(self)
+        return without_neutral(asdict(self))
+
+    def identity(self) -> dict[str, Any]:
+        """Every field's value (no deep copy: all are scalars), less the NEUTRAL ones: what
+        keys a sweep's row and derives its seed."""
+        return without_neutral(dict(vars(self)))
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
+
+
+# Fields added after results were pinned, at the value that keeps those results: left out of
+# params and sweep keys there, so every stored Result, key and derived seed stays as it was.
+NEUTRAL: dict[str, Any] = {"jitter": "off"}
+
+
+def without_neutral(params: dict[str, Any]) -> dict[str, Any]:
+    for name, value in NEUTRAL.items():
+        if params.get(name) == value:
+            del params[name]
+    return params
 
 
 def profile_fields(path: str | Path) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sim.stack_jitter import COST_SHAPES, SLEEP_OVERSHOOT
+
 LoopKind = Literal["asyncio", "uvloop"]
 
 
@@ -49,6 +51,11 @@ class StackProfile:
     # Most loop callbacks one request runs (asyncio Handle._run calls, counted by calibrate on
     # the stack's asyncio loop): the closed form's bound on a request's callback_cpu.
     callbacks_per_request: int
+    # Jitter (sim/jitter.py): each jittered cost's quantiles at LEVELS over its calibrated value,
+    # and the asyncio.sleep overshoot's in seconds: validation/profiles/<stack>.json's "jitter",
+    # measured by calibrate (sim/stack_jitter.py holds the copy); None before it is measured.
+    cost_shapes: dict[str, tuple[float, ...]] | None
+    sleep_overshoot: tuple[float, ...] | None
 
     def threads(self, cpus: int) -> int:
         if self.fixed_threads is not None:
@@ -80,6 +87,8 @@ STACKS: dict[str, StackProfile] = {
         },
         request_cpu_shares={"parse": 0.293, "app": 0.47, "respond": 0.237},
         callbacks_per_request=21,
+        cost_shapes=COST_SHAPES.get("era2020"),
+        sleep_overshoot=SLEEP_OVERSHOOT.get("era2020"),
     ),
     # Python 3.11, fastapi 0.165, starlette 1.10, anyio 4.16, SQLAlchemy 2.1.9, uvicorn 0.54
     "modern": StackProfile(
@@ -104,5 +113,7 @@ STACKS: dict[str, StackProfile] = {
         },
         request_cpu_shares={"parse": 0.251, "app": 0.448, "respond": 0.301},
         callbacks_per_request=22,
+        cost_shapes=COST_SHAPES.get("modern"),
+        sleep_overshoot=SLEEP_OVERSHOOT.get("modern"),
     ),
 }

@@ -27,9 +27,11 @@ Deviations from the seed, each needed to measure it:
 """
 import asyncio
 import contextvars
+import gc
 import json
 import os
 import sys
+import threading
 import time
 
 import fastapi
@@ -125,6 +127,31 @@ def count_callbacks():
 
 if SPLIT:
     count_callbacks()
+
+# PSS_GC=1: a "gc" event per collection of generation >= GC_MIN_GENERATION (or any one longer
+# than GC_MIN_SECONDS), with its time.monotonic() span, so a loop stall can be laid beside it;
+# a full collection also counts the objects it examined (gen 2's after it, the survivors).
+GC_EVENTS = ENV.get("PSS_GC", "0") == "1"
+GC_MIN_GENERATION = 1
+GC_MIN_SECONDS = 0.005
+GC_START = [0.0]
+
+
+def on_gc(phase, info):
+    if phase == "start":
+        GC_START[0] = time.monotonic()
+        return
+    end = time.monotonic()
+    generation = info["generation"]
+    if generation < GC_MIN_GENERATION and end - GC_START[0] < GC_MIN_SECONDS:
+        return
+    survivors = len(gc.get_objects(generation=2)) if generation == 2 else None
+    event("gc", generation=generation, start=GC_START[0], end=end, collected=info["collected"],
+          survivors=survivors, thread=threading.current_thread().name)
+
+
+if GC_EVENTS:
+    gc.callbacks.append(on_gc)
 
 
 def mark(name):

@@ -3,7 +3,9 @@
 Starts a database and the real app (pool large enough never to wait, no async work, probe off),
 runs `measure.py` in the stack's venv against them, then times the in-process client's set-up
 block on the real app with the probe on, and writes a profile that `Scenario.from_profile`
-loads: {"costs": {field: seconds}, "machine": ..., "date": ...}.
+loads: {"costs": {field: seconds}, "machine": ..., "date": ...}. Its "jitter" holds the
+distributions of the jittered costs (sim/jitter.py): quantiles at LEVELS over every timing of
+every round, in seconds and as shapes over the cost's own value.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sim.jitter import JITTERED, LEVELS
 from sim.machine import cpu_model
 from sim.result import BLOCK_MIN, Result
 from sim.scenario import SPECS, Scenario
@@ -58,6 +63,7 @@ def calibrate(stack: str, database_url: str | None = None) -> dict[str, Any]:
         else:
             counted = _measure_rounds(scenario.replace(loop="asyncio"), env, db, 1)[1]
         setups = client_setup_rounds(stack, db)
+    samples = [r.pop("samples") for r in rounds]
     raw = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     shares = request_cpu_shares(raw["request_cpu"], raw["query_cpu"], splits)
     # Only the first round met a fresh server: its first request paid SQLAlchemy's first
@@ -72,6 +78,7 @@ def calibrate(stack: str, database_url: str | None = None) -> dict[str, Any]:
         "callbacks_per_request": callbacks_per_request(counted),
         "extra": {k: round(v, 7) for k, v in raw.items() if k not in SPECS},
         "client_setup_rounds": [round(v, 7) for v in setups],
+        "jitter": jitter_profile(samples, load),
         "machine": {
             "cpus": os.cpu_count(),
             "cpu": cpu_model(),
@@ -177,6 +184,23 @@ def setup_block(result: Result) -> float:
     raise HarnessFailure(f"no loop block at the burst: {list(result.loop_blocked)[:3]}")
 
 
+def jitter_profile(rounds: list[dict[str, list[float]]], load: float) -> dict[str, Any]:
+    """Each jittered cost's timings pooled over the rounds, as quantiles at LEVELS (seconds)
+    and its shape: those over its median (request_cpu: over its mean, as request_cpu is
+    measured); the sleep overshoot in seconds only."""
+    pooled = {name: [v for r in rounds for v in r[name]] for name in rounds[0]}
+    costs: dict[str, Any] = {}
+    for name, values in sorted(pooled.items()):
+        seconds = np.quantile(values, LEVELS)
+        entry: dict[str, Any] = {"n": len(values), "seconds": [round(float(v), 7) for v in seconds]}
+        if name in JITTERED:
+            value = float(np.mean(values) if name == "request_cpu" else np.median(values))
+            entry["shape"] = [round(float(v) / value, 4) for v in seconds]
+        costs[name] = entry
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"levels": list(LEVELS), "costs": costs, "date": when, "load_1min": load}
+
+
 def _measure_once(cmd: list[str]) -> dict[str, float]:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=MEASURE_TIMEOUT)
     if done.returncode != 0:
@@ -184,11 +208,13 @@ def _measure_once(cmd: list[str]) -> dict[str, float]:
     return json.loads(done.stdout)
 
 
-SPLIT_FIELDS = ("request_cpu_shares", "callbacks_per_request")
+# Ratios, counts and shapes: what a busy machine moves less than it moves times.
+SPLIT_FIELDS = ("request_cpu_shares", "callbacks_per_request", "jitter")
 
 
 def keep_costs(committed: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
-    """The committed profile with only `fresh`'s SPLIT_FIELDS, and when they were measured."""
+    """The committed profile with only `fresh`'s SPLIT_FIELDS, and when they were measured: a
+    cost's jitter is its shape around the committed value (sim/jitter.py)."""
     split = {k: fresh[k] for k in SPLIT_FIELDS}
     when = {"date": fresh["date"], "load_1min": fresh["machine"]["load_1min"]}
     return {**committed, **split, "split_measured": when}

@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument(
         "--keep-costs",
         action="store_true",
-        help="keep the profile's costs, write only the request_cpu shares and callback count "
-        "(ratios and counts a busy machine moves less than it moves times)",
+        help="keep the profile's costs, write only the request_cpu shares, callback count and "
+        "the costs' jitter shapes (ratios and counts a busy machine moves less than times)",
     )
 
     cmp_ = commands.add_parser("compare", help="model vs real app on the case set; REPORT.md")

@@ -12,6 +12,11 @@ app server and database, and prints one JSON object of costs in seconds:
 - callback_cpu: one loop callback, as half of a future's set_result plus its task's wake-up.
 - first_request_extra: the server's first request (wall) over a warm one's; only the first round
   against a fresh server means anything (calibrate takes warmup_time from it).
+- sleep_overshoot: how late `asyncio.sleep(SLEEP)` returns on an idle loop (the selector's
+  millisecond rounding, the thread's wake-up).
+"samples" holds every timing behind query_time, connect_time, thread_handoff, request_cpu and
+sleep_overshoot, one per call (request_cpu: per request, from the loop thread's schedstat around
+it): calibrate takes their distributions, which the model draws from with jitter on.
 client_setup_cpu is not measured here: calibrate times the in-process client's whole first step
 on the real app's loop (`client_setup_rounds`), of which `httpx.AsyncClient()` is only a part.
 """
@@ -30,14 +35,20 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from starlette.concurrency import run_in_threadpool
 
+SLEEP = 0.1  # the seed's async work
+SLEEPS = 50
+# After each request of the per-request CPU samples: time for the server to finish the
+# connection's close, so its CPU is counted with the request that caused it.
+SETTLE = 0.002
 
-def timed(fn, n: int, clock=time.perf_counter) -> float:
+
+def timings(fn, n: int, clock=time.perf_counter) -> list:
     samples = []
     for _ in range(n):
         start = clock()
         fn()
         samples.append(clock() - start)
-    return statistics.median(samples)
+    return samples
 
 
 def database_costs(url: str) -> dict:
@@ -51,18 +62,20 @@ def database_costs(url: str) -> dict:
         def run_query():
             conn.execute(query).fetchall()
 
-        query_time = timed(run_query, 300)
-        query_cpu = timed(run_query, 300, time.thread_time)
+        query_times = timings(run_query, 300)
+        query_cpu = statistics.median(timings(run_query, 300, time.thread_time))
     fresh = create_engine(url, poolclass=NullPool)
 
     def connect():
         fresh.connect().close()
 
     connect()
+    connects = timings(connect, 40)
     return {
-        "query_time": query_time,
+        "query_time": statistics.median(query_times),
         "query_cpu": query_cpu,
-        "connect_time": timed(connect, 40),
+        "connect_time": statistics.median(connects),
+        "samples": {"query_time": query_times, "connect_time": connects},
     }
 
 
@@ -95,12 +108,31 @@ async def loop_costs(url: str, server_pid: int) -> dict:
             await client.get(url, params={"i": i}, headers={"Connection": "close"})
         client_cpu = (time.thread_time() - start) / n
         server_cpu = (loop_thread_ns(server_pid) - server_before) / 1e9 / n
+        per_request = []
+        before = loop_thread_ns(server_pid)
+        for i in range(n):
+            await client.get(url, params={"i": i}, headers={"Connection": "close"})
+            await asyncio.sleep(SETTLE)
+            after = loop_thread_ns(server_pid)
+            per_request.append((after - before) / 1e9)
+            before = after
+    overshoots = []
+    for _ in range(SLEEPS):
+        start = time.perf_counter()
+        await asyncio.sleep(SLEEP)
+        overshoots.append(time.perf_counter() - start - SLEEP)
     return {
         "first_request_extra": first - statistics.median(warm),
         "callback_cpu": await callback_cost(),
         "thread_handoff": statistics.median(handoffs),
         "client_request_cpu": client_cpu,
         "server_loop_cpu": server_cpu,
+        # the first hand-off of a round starts the worker thread, which the model never pays
+        "samples": {
+            "thread_handoff": handoffs[1:],
+            "server_loop_cpu": per_request,
+            "sleep_overshoot": overshoots,
+        },
     }
 
 
@@ -141,8 +173,13 @@ def main() -> None:
     costs = database_costs(args.database_url)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    costs.update(loop.run_until_complete(loop_costs(args.url, args.server_pid)))
-    costs["request_cpu"] = max(costs.pop("server_loop_cpu") - costs["query_cpu"], 0.0)
+    on_loop = loop.run_until_complete(loop_costs(args.url, args.server_pid))
+    samples = {**costs.pop("samples"), **on_loop.pop("samples")}
+    costs.update(on_loop)
+    query_cpu = costs["query_cpu"]
+    costs["request_cpu"] = max(costs.pop("server_loop_cpu") - query_cpu, 0.0)
+    samples["request_cpu"] = [max(t - query_cpu, 0.0) for t in samples.pop("server_loop_cpu")]
+    costs["samples"] = samples
     print(json.dumps(costs))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import simpy
 
+from sim.jitter import Cost, as_cost
 from sim.model.cpu import cpu
 from sim.model.loop import EventLoop, Future
 from sim.model.tasks import io_wait
@@ -42,14 +43,14 @@ class QueuePool:
         pool_size: int,
         max_overflow: int,
         timeout: float,
-        connect_time: float,
+        connect_time: float | Cost,
         warmup_time: float = 0.0,
     ) -> None:
         self.env = env
         self.pool_size = pool_size
         self.max_overflow = max_overflow
         self.timeout = timeout
-        self.connect_time = connect_time
+        self.connect_time = as_cost(connect_time)  # drawn per connect with jitter on
         # SQLAlchemy runs dialect.initialize once, on the first connection ever opened (the
         # engine's `first_connect` listener); the first request also pays first compiles.
         self._warmup = warmup_time
@@ -80,7 +81,7 @@ class QueuePool:
         if conn is not None:
             return conn
         if self._inc_overflow():
-            yield from cpu(self.env, self.connect_time + self._take_warmup())
+            yield from cpu(self.env, self.connect_time.draw() + self._take_warmup())
             return self._opened()
         event = self.env.event()
         self._waiters.append(event)
@@ -99,7 +100,7 @@ class QueuePool:
             return conn
         if self._inc_overflow():
             yield from cpu(self.env, self._take_warmup())  # initialize runs under greenlet_spawn
-            yield from io_wait(loop, self.connect_time)
+            yield from io_wait(loop, self.connect_time.draw())
             return self._opened()
         future = loop.create_future()
         self._waiters.append(future)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sim.model.costs import Costs
 from sim.model.cpu import cpu
 from sim.model.loop import EventLoop
 from sim.model.pool import PoolTimeout, QueuePool
@@ -40,6 +41,7 @@ class Exchange:
     status: int | None = None
     error: str | None = None
     served: bool = field(default=False)
+    cpu_scale: float = 1.0  # this request's loop CPU over request_cpu (jitter)
 
     @property
     def ended(self) -> bool:
@@ -55,6 +57,7 @@ class Server:
         threads: Threads,
         teardown_threads: Threads,
         on_served: Callable[[Exchange], None],
+        costs: Costs,
     ) -> None:
         self.scenario = scenario
         self.loop = loop
@@ -62,6 +65,7 @@ class Server:
         self.threads = threads
         self.teardown_threads = teardown_threads
         self.on_served = on_served
+        self.costs = costs
         self._work = scenario.per_request("work")
         self._query = scenario.per_request("query")
         self._style = scenario.per_request("endpoint")
@@ -80,13 +84,15 @@ class Server:
 
     def data_received(self, exchange: Exchange) -> Coroutine:
         """httptools_impl.HttpToolsProtocol.on_message_complete -> loop.create_task(run_asgi)."""
-        yield from cpu(self.loop.env, self._cpu["parse"])
+        exchange.cpu_scale = self.costs.request_cpu.draw()
+        yield from cpu(self.loop.env, self._cpu["parse"] * exchange.cpu_scale)
         Task(self.loop, self._run_asgi(exchange))
 
     def _run_asgi(self, exchange: Exchange) -> Coroutine:
-        yield from cpu(self.loop.env, self._cpu["app"])
+        yield from cpu(self.loop.env, self._cpu["app"] * exchange.cpu_scale)
         style = self._style(exchange.i)
-        session = Session(self.pools[ENGINE[style]], self._query(exchange.i))
+        query = self._query(exchange.i) * self.costs.query_time.draw()
+        session = Session(self.pools[ENGINE[style]], query)
         status = yield from self._endpoints[style](exchange, session)
         profile = self.scenario.profile
         if status == 200:
@@ -103,7 +109,7 @@ class Server:
         self.on_served(exchange)
 
     def _respond(self, exchange: Exchange, status: int) -> Coroutine:
-        yield from cpu(self.loop.env, self._cpu["respond"])
+        yield from cpu(self.loop.env, self._cpu["respond"] * exchange.cpu_scale)
         self.loop.write(exchange.reply, exchange, status)  # transport.write
 
     def _teardown(self, session: Session, style: str) -> Coroutine:
@@ -125,8 +131,14 @@ class Server:
         except PoolTimeout:
             return 500
         self._handled(exchange)
-        yield from sleep(self.loop, self._work(exchange.i))
+        yield from sleep(self.loop, self._awaited(exchange))
         return 200
+
+    def _awaited(self, exchange: Exchange) -> float:
+        """The async work's sleep as the timer keeps it: late by the loop's overshoot
+        (asyncio.sleep(0) is a bare yield and never late)."""
+        work = self._work(exchange.i)
+        return work + self.costs.sleep_overshoot.draw() if work > 0 else work
 
     def _sync(self, exchange: Exchange, session: Session) -> Coroutine:
         """A plain `def` endpoint: query and work (time.sleep) in a worker thread."""
@@ -151,7 +163,7 @@ class Server:
         except PoolTimeout:
             return 500
         self._handled(exchange)
-        yield from sleep(self.loop, self._work(exchange.i))
+        yield from sleep(self.loop, self._awaited(exchange))
         return 200
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import simpy
 
 from sim.model.clients import ExternalClient, InProcessClient, Traffic
+from sim.model.costs import Costs, run_costs
 from sim.model.loop import EventLoop
 from sim.model.pool import QueuePool
 from sim.model.server import ENGINE, Exchange, Server
@@ -15,17 +16,18 @@ from sim.result import BLOCK_MIN, RequestRecord, Result, build_result
 from sim.scenario import Scenario
 
 
-def make_threads(scenario: Scenario, loop: EventLoop) -> tuple[Threads, Threads]:
+def make_threads(scenario: Scenario, loop: EventLoop, costs: Costs) -> tuple[Threads, Threads]:
     """The threads for endpoints/dependency setup, and those for dependency teardown."""
     profile = scenario.profile
+    handoff = costs.thread_handoff
     if profile.thread_pool == "default-executor":
-        shared: Threads = ThreadPoolExecutor(loop, scenario.threads, scenario.thread_handoff)
+        shared: Threads = ThreadPoolExecutor(loop, scenario.threads, handoff)
     else:
-        shared = CapacityLimiter(loop, scenario.threads, scenario.thread_handoff)
+        shared = CapacityLimiter(loop, scenario.threads, handoff)
     if not profile.teardown_on_own_limiter:
         return shared, shared
     # FastAPI >= 0.82: a fresh CapacityLimiter(1) per dependency exit - never a shared queue.
-    return shared, CapacityLimiter(loop, 10**9, scenario.thread_handoff)
+    return shared, CapacityLimiter(loop, 10**9, handoff)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Model:
 
 def assemble(scenario: Scenario) -> Model:
     env = simpy.Environment()
+    costs = run_costs(scenario)
     loop = EventLoop(env, scenario.loop, scenario.callback_cpu)
     replay = scenario.arrival_spec.replay
     styles = {scenario.endpoint}
@@ -66,14 +69,14 @@ def assemble(scenario: Scenario) -> Model:
             scenario.pool_size,
             scenario.max_overflow,
             scenario.pool_timeout,
-            scenario.connect_time,
+            costs.connect_time,
             scenario.warmup_time,
         )
         for engine in sorted({ENGINE[style] for style in styles})
     }
-    threads, teardown_threads = make_threads(scenario, loop)
+    threads, teardown_threads = make_threads(scenario, loop, costs)
     traffic = Traffic(env)
-    server = Server(scenario, loop, pools, threads, teardown_threads, traffic.settle)
+    server = Server(scenario, loop, pools, threads, teardown_threads, traffic.settle, costs)
 
     def deliver(exchange: Exchange) -> None:  # the request's bytes reach the server's socket
         loop.add_io_event(server.data_received, exchange)

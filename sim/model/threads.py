@@ -21,6 +21,7 @@ from typing import Any
 import simpy
 from simpy.events import URGENT
 
+from sim.jitter import Cost, as_cost
 from sim.model.loop import EventLoop, Future
 from sim.model.tasks import Coroutine
 
@@ -75,10 +76,10 @@ class WorkerThread:
     and tells `on_done` when it has finished one."""
 
     def __init__(
-        self, loop: EventLoop, handoff: float, on_done: Callable[[WorkerThread], None]
+        self, loop: EventLoop, handoff: Cost, on_done: Callable[[WorkerThread], None]
     ) -> None:
         self.loop = loop
-        self.handoff = handoff
+        self.handoff = handoff  # drawn per hand-off with jitter on
         self.on_done = on_done
         self.handover = Handover(loop.env)
         loop.env.process(self._run())
@@ -87,7 +88,7 @@ class WorkerThread:
         while True:
             item = yield self.handover
             self.handover = Handover(self.loop.env)
-            yield from _in_thread(self.loop, item, self.handoff)
+            yield from _in_thread(self.loop, item, self.handoff.draw())
             self.on_done(self)
 
 
@@ -101,10 +102,10 @@ class ThreadPoolExecutor:
     that, and a freed slot passes to the queue's head when the release is processed.
     """
 
-    def __init__(self, loop: EventLoop, max_workers: int, handoff: float) -> None:
+    def __init__(self, loop: EventLoop, max_workers: int, handoff: float | Cost) -> None:
         self.loop = loop
         self.max_workers = max_workers
-        self.handoff = handoff
+        self.handoff = as_cost(handoff)
         self.running = 0
         self._idle: list[WorkerThread] = []
         self._work_queue: deque[WorkItem] = deque()
@@ -145,10 +146,10 @@ class CapacityLimiter:
     """anyio.CapacityLimiter with `to_thread.run_sync` on top; worker threads are unbounded, an
     idle one is reused (anyio keeps them in `_threadpool_idle_workers`)."""
 
-    def __init__(self, loop: EventLoop, total_tokens: int, handoff: float) -> None:
+    def __init__(self, loop: EventLoop, total_tokens: int, handoff: float | Cost) -> None:
         self.loop = loop
         self.total_tokens = total_tokens
-        self.handoff = handoff
+        self.handoff = as_cost(handoff)
         self.borrowed = 0
         self._waiters: deque[Future] = deque()
         self._idle: list[WorkerThread] = []

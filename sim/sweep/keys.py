@@ -72,7 +72,7 @@ def file_digest(path: str) -> str:
 def identity(scenario: Scenario, defaulted: Collection[str] = ()) -> str:
     """sha256 of every Scenario field, the costs in `defaulted` (left to the stack or profile)
     as null: stable across runs and machines, and the same when only a calibration moves."""
-    params = dict(vars(scenario))
+    params = scenario.identity()
     params.update(dict.fromkeys(defaulted))
     return sha256(canonical(params))
 

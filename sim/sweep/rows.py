@@ -72,7 +72,7 @@ def seeded(scenario: Scenario) -> Scenario:
     (63 bits), so the copy skips `__post_init__`: re-running it cost as much as building the
     scenario did.
     """
-    digest = hashlib.sha256(("seed:" + canonical(params_of(scenario))).encode()).digest()
+    digest = hashlib.sha256(("seed:" + canonical(scenario.identity())).encode()).digest()
     final = copy.copy(scenario)
     object.__setattr__(final, "seed", int.from_bytes(digest[:8], "big") >> 1)
     return final
