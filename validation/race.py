@@ -1,11 +1,12 @@
 """`python -m validation.race RUN_DIR`: when each response was written and each time-out was due.
 
 For a run kept by `python -m validation run --out DIR` (DIR/run-k holds server.log, client.log
-and result.json): per request, the send, its client time-out's deadline, the moment the app
-finished with it ("served", after the response was handed to transport.write), the moment the
-client read it or gave up, and the outcome, beside the loop's blocks. An in-process client's read
-and its time-out timer are callbacks on the loop they wait on, so which comes first is decided
-by that loop's order once a freeze ends, not by the clock: this table shows the two meeting.
+and result.json): per request, the send, its client time-out's deadline, the moment the app was
+done with it ("served": after the response went to transport.write and, on the 2020 stack, after
+the dependency's exit that follows a 500), the moment the client read it or gave up, and the
+outcome, beside the loop's blocks. An in-process client's read and its time-out timer are
+callbacks on the loop they wait on, so when both are due at the end of a freeze, the loop's order
+decides, not the clock: the table shows which were read and which timed out once it ended.
 """
 
 from __future__ import annotations
