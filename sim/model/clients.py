@@ -36,7 +36,8 @@ class KeepAlive:
     request in flight): a request takes the first-opened idle connection not past its expiry,
     else opens a new one. After a 5xx the server has closed the connection: uvicorn's run_asgi
     closes the transport when the app raises after its response started, as
-    ServerErrorMiddleware does once it has sent the 500."""
+    ServerErrorMiddleware does once it has sent the 500. No count of requests closes one
+    (uvicorn's limit_max_requests is per server, and unset)."""
 
     def __init__(self, idle_at_start: int) -> None:
         self._idle: dict[int, float] = dict.fromkeys(range(idle_at_start), 0.0)  # id: since
