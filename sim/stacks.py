@@ -14,6 +14,22 @@ LoopKind = Literal["asyncio", "uvloop"]
 
 
 @dataclass(frozen=True)
+class Libuv:
+    """What the stack's uvloop, and the libuv it bundles, do differently from one another.
+
+    Read by the model's uvloop mode only; asyncio's loop has neither setting.
+    """
+
+    # libuv src/unix/stream.c uv__server_io: 1.33 calls accept() until EAGAIN, so one poll takes
+    # every pending connection; 1.52 accepts one connection per poll callback. None = all.
+    accepts_per_poll: int | None
+    # uvloop handles/stream.pyx: 0.23's UVStream.write -> _initiate_write tries the write at
+    # once; 0.14's _write buffers it (below the high-water mark) and loop._queue_write sends it
+    # at the end of _on_idle or in the check phase (Loop._exec_queued_writes).
+    write_at_once: bool
+
+
+@dataclass(frozen=True)
 class StackProfile:
     name: str
     # Worker threads that run sync dependencies and `def` endpoints.
@@ -38,6 +54,8 @@ class StackProfile:
     # scrambled. Python 3.11 needs tasks, which the harness creates in order.
     client_start_scrambled: bool
     default_loop: LoopKind
+    # The uvloop release the stack pins (era2020) or pulls (modern), with its bundled libuv.
+    libuv: Libuv
     # SQLAlchemy >= 1.4 has AsyncSession; 1.3 does not.
     has_async_session: bool
     # Default costs in seconds: a copy of validation/profiles/<stack>.json, measured by
@@ -74,6 +92,7 @@ STACKS: dict[str, StackProfile] = {
         error_teardown_after_response=True,
         client_start_scrambled=True,
         default_loop="uvloop",
+        libuv=Libuv(accepts_per_poll=None, write_at_once=False),  # uvloop 0.14.0, libuv 1.33.1
         has_async_session=False,
         costs={
             "query_time": 0.0002106,
@@ -100,6 +119,7 @@ STACKS: dict[str, StackProfile] = {
         error_teardown_after_response=False,
         client_start_scrambled=False,
         default_loop="asyncio",
+        libuv=Libuv(accepts_per_poll=1, write_at_once=True),  # uvloop 0.23.0, libuv 1.52.1
         has_async_session=True,
         costs={
             "query_time": 0.0001725,

@@ -223,6 +223,7 @@ def _measure(
                 freeze = None if after_freeze is None else (scenario.freeze_threshold, after_freeze)
                 stopped_at = _wait_or_cut(client, server, client_log, cut_off, deadline, freeze)
             sent = _sent(client_log) if stopped_at is None else _count(client_log, "sent")
+            sent -= _lost(client_log)
         else:
             _wait(
                 lambda: _count(server.log, "done") > 0, server.proc, deadline, "in-process client"
@@ -402,6 +403,23 @@ def _sent(client_log: Path) -> int:
     if not done or "sent" not in done[-1]:
         raise HarnessFailure(f"the client ended without reporting what it sent: {client_log}")
     return int(done[-1]["sent"])
+
+
+# httpx's errors for a request written to a kept connection the server was closing: uvicorn
+# closes the transport after a 500, but the socket is closed only when the loop gets to it
+# (uvloop: libuv's closing-handles phase, after any block later in that iteration), while the
+# 500 has already reached the client, which puts the connection back in its pool and may send
+# on it. The server never reads that request, so the run does not wait for it to be served.
+LOST_ON_A_CLOSING_CONNECTION = frozenset({"ReadError", "RemoteProtocolError"})
+
+
+def _lost(client_log: Path) -> int:
+    """Requests the client saw fail on a connection the server was closing (never served)."""
+    with client_log.open(errors="replace") as f:
+        return sum(
+            e["kind"] == "request" and e.get("error") in LOST_ON_A_CLOSING_CONNECTION
+            for e in parse_events(f)
+        )
 
 
 def _count(log: Path, kind: str) -> int:

@@ -3,8 +3,9 @@
 Mirrors CPython's `BaseEventLoop._run_once` (asyncio/base_events.py): poll I/O (socket callbacks
 join the ready queue), move expired timers to the ready queue in deadline order, then run exactly
 the callbacks that were ready at that point; what they schedule runs next iteration. uvloop runs
-the same queues in libuv's order instead (`uv_run`: timers, then idle = the ready queue, then poll),
-calling timer and I/O callbacks directly in their phase.
+the same queues in libuv's order instead (`uv_run`: timers, then idle = the ready queue, then poll,
+then check), calling timer and I/O callbacks directly in their phase; what its release and libuv
+do differently (accepts per poll, when a write is sent) is the stack's `Libuv` record.
 
 A callback may return a generator: the loop drives it inside its own SimPy process, so every SimPy
 event the generator yields (a CPU cost, a pool checkout wait) holds the loop thread.
@@ -23,6 +24,7 @@ from typing import Any
 import simpy
 
 from sim.model.cpu import cpu
+from sim.stacks import Libuv
 
 Callback = Callable[..., Any]
 
@@ -86,15 +88,21 @@ class EventLoop:
     """One loop thread. `run_forever` is the SimPy process that is that thread."""
 
     def __init__(
-        self, env: simpy.Environment, kind: str = "asyncio", callback_cpu: float = 0.0
+        self,
+        env: simpy.Environment,
+        kind: str = "asyncio",
+        callback_cpu: float = 0.0,
+        libuv: Libuv | None = None,
     ) -> None:
-        if kind not in ("asyncio", "uvloop"):
-            raise ValueError(kind)
+        if kind not in ("asyncio", "uvloop") or (kind == "uvloop") != (libuv is not None):
+            raise ValueError(f"{kind} loop with libuv settings {libuv}")
         self.env = env
         self.kind = kind
+        self.libuv = libuv
         self._ready: deque[Handle] = deque()
         self._scheduled: list[tuple[float, int, Handle]] = []
         self._io: deque[Handle] = deque()
+        self._backlog: deque[Handle] = deque()
         self._writes: list[Handle] = []
         # Every callback costs the interpreter a few microseconds (Handle._run, a future's
         # set_result, a task's wake-up). Cheap callbacks run back to back; their cost is paid
@@ -130,11 +138,26 @@ class EventLoop:
         self._io.append(Handle(callback, args))
         self._wake()
 
+    def connect(self, callback: Callback, *args: Any) -> None:
+        """A request on a new connection reaches the listening socket's backlog.
+
+        asyncio: `_accept_connection` takes the whole backlog in one poll; the model lets the
+        request be read in that poll. uvloop: the poll accepts `Libuv.accepts_per_poll`
+        connections (uv__server_io), each schedules connection_made (UVStream._on_accept ->
+        _schedule_call_connection_made), which starts reading, and the request is read in the
+        poll after that ready phase.
+        """
+        if self.libuv is None:
+            self.add_io_event(callback, *args)
+        else:
+            self._backlog.append(Handle(callback, args))
+            self._wake()
+
     def write(self, deliver: Callback, *args: Any) -> None:
-        """transport.write: asyncio's selector transport sends at once; uvloop queues the write
-        and sends queued writes in libuv's check phase, after the iteration's callbacks
-        (uvloop UVStream._initiate_write -> loop handler_check__exec_writes)."""
-        if self.kind == "asyncio":
+        """transport.write: asyncio's selector transport and uvloop 0.23 send at once; uvloop
+        0.14 queues the write and sends queued writes at the end of `_on_idle` (after the ready
+        callbacks) and in libuv's check phase (after the poll's callbacks)."""
+        if self.libuv is None or self.libuv.write_at_once:
             deliver(*args)
         else:
             self._writes.append(Handle(deliver, args))
@@ -158,7 +181,12 @@ class EventLoop:
     def _due(self) -> bool:
         """Callbacks ready, I/O polled, or a timer expired: select() would not wait."""
         scheduled = self._scheduled
-        return bool(self._ready or self._io or (scheduled and scheduled[0][0] <= self.env.now))
+        return bool(
+            self._ready
+            or self._io
+            or self._backlog
+            or (scheduled and scheduled[0][0] <= self.env.now)
+        )
 
     def _select(self) -> Generator[simpy.Event, Any, None]:
         """selector.select(timeout): 0 if callbacks are ready, else until the next timer or I/O.
@@ -203,26 +231,52 @@ class EventLoop:
                 ready.extend(self._pop_expired())
             yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
         else:
-            # libuv uv_run: uv__run_timers, uv__run_idle (uvloop's _on_idle: the ready queue),
-            # uv__io_poll; timer and I/O callbacks run directly in their phase.
+            # libuv uv_run: uv__run_timers, uv__run_idle (uvloop's _on_idle: the ready queue,
+            # then the queued writes), uv__io_poll, uv__run_check (the queued writes again);
+            # timer and I/O callbacks run directly in their phase. libuv 1.52 runs the timers
+            # after the check phase instead: the same cycle.
             if scheduled and scheduled[0][0] <= start:
                 yield from self._run_handles(self._pop_expired())
             if ready:
                 yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
+                yield from self._exec_queued_writes()
+            if self._backlog:
+                yield from self._run_handles(self._accept())
             if self._io:
                 io, self._io = self._io, deque()
                 yield from self._run_handles(io)
-            if self._debt > 0:
-                yield from self._pay()
-            if self._writes:
-                writes, self._writes = self._writes, []
-                for handle in writes:
-                    handle.callback(*handle.args)
+            yield from self._exec_queued_writes()
         if self._debt > 0:
             yield from self._pay()
         self._iteration_start = None
         if env.now > start:
             self.busy.append((start, env.now))
+
+    def _exec_queued_writes(self) -> Generator[simpy.Event, Any, None]:
+        """uvloop Loop._exec_queued_writes: every write queued so far goes out, after the CPU
+        of the callbacks that queued them."""
+        if self._writes:
+            yield from self._pay()
+            writes, self._writes = self._writes, []
+            for handle in writes:
+                handle.callback(*handle.args)
+
+    def _accept(self) -> list[Handle]:
+        """The listening socket's poll callback: accept up to `accepts_per_poll` connections
+        (uv__server_io), each a connection_made for the next ready phase."""
+        assert self.libuv is not None
+        count = len(self._backlog)
+        if self.libuv.accepts_per_poll is not None:
+            count = min(count, self.libuv.accepts_per_poll)
+        return [
+            Handle(self.call_soon, (self._connection_made, self._backlog.popleft()))
+            for _ in range(count)
+        ]
+
+    def _connection_made(self, request: Handle) -> None:
+        """UVBaseTransport._call_connection_made starts reading: the request, already in the
+        socket, is read by the next poll."""
+        self._io.append(request)
 
     def _pop_expired(self) -> list[Handle]:
         expired = []

@@ -58,7 +58,8 @@ class Model:
 def assemble(scenario: Scenario) -> Model:
     env = simpy.Environment()
     costs = run_costs(scenario)
-    loop = EventLoop(env, scenario.loop, scenario.callback_cpu)
+    libuv = scenario.profile.libuv if scenario.loop == "uvloop" else None
+    loop = EventLoop(env, scenario.loop, scenario.callback_cpu, libuv)
     replay = scenario.arrival_spec.replay
     styles = {scenario.endpoint}
     if replay is not None:  # a trace's own endpoint styles may need the other engine's pool
@@ -78,8 +79,13 @@ def assemble(scenario: Scenario) -> Model:
     traffic = Traffic(env)
     server = Server(scenario, loop, pools, threads, teardown_threads, traffic.settle, costs)
 
-    def deliver(exchange: Exchange) -> None:  # the request's bytes reach the server's socket
-        loop.add_io_event(server.data_received, exchange)
+    def deliver(exchange: Exchange, new_connection: bool) -> None:
+        """The request's bytes reach the server: on a kept-alive connection's socket, or with a
+        new connection in the listening socket's backlog."""
+        if new_connection:
+            loop.connect(server.data_received, exchange)
+        else:
+            loop.add_io_event(server.data_received, exchange)
 
     if scenario.client == "external":
         client: ExternalClient | InProcessClient = ExternalClient(scenario, env, traffic, deliver)

@@ -7,11 +7,17 @@ import simpy
 
 from sim.model.loop import EventLoop
 from sim.model.tasks import Task, sleep
+from sim.stacks import STACKS, Libuv
+
+UVLOOP_0_14 = STACKS["era2020"].libuv
+UVLOOP_0_23 = STACKS["modern"].libuv
 
 
-def make_loop(kind: str = "asyncio") -> tuple[simpy.Environment, EventLoop]:
+def make_loop(
+    kind: str = "asyncio", libuv: Libuv = UVLOOP_0_14
+) -> tuple[simpy.Environment, EventLoop]:
     env = simpy.Environment()
-    loop = EventLoop(env, kind)
+    loop = EventLoop(env, kind, libuv=libuv if kind == "uvloop" else None)
     env.process(loop.run_forever())
     return env, loop
 
@@ -183,3 +189,85 @@ def test_a_task_wakes_one_iteration_after_the_future_it_awaits_completes():
     Task(loop, coro())
     env.run(until=1)
     assert log == [("start", 0, 1), ("woke", 0.5, 3)]
+
+
+def _three_connections(loop: EventLoop, log: list) -> None:
+    """Three clients connect at t=0; each request logs the iteration it is read in."""
+    for name in "abc":
+        loop.connect(record(log, loop, name))
+
+
+def test_libuv_1_33_accepts_every_pending_connection_in_one_poll():
+    # uv__server_io loops accept() until EAGAIN; each connection_made runs in iteration 2's
+    # ready phase and starts reading, so that iteration's poll reads all three requests.
+    env, loop = make_loop("uvloop", UVLOOP_0_14)
+    log: list = []
+    _three_connections(loop, log)
+    env.run(until=1)
+    assert log == [("a", 0, 2), ("b", 0, 2), ("c", 0, 2)]
+
+
+def test_libuv_1_52_accepts_one_connection_per_poll():
+    # uv__server_io accepts once per poll callback: the requests are read one iteration apart.
+    env, loop = make_loop("uvloop", UVLOOP_0_23)
+    log: list = []
+    _three_connections(loop, log)
+    env.run(until=1)
+    assert log == [("a", 0, 2), ("b", 0, 3), ("c", 0, 4)]
+
+
+def test_asyncio_reads_every_new_connection_in_the_next_poll():
+    env, loop = make_loop("asyncio")
+    log: list = []
+    _three_connections(loop, log)
+    env.run(until=1)
+    assert log == [("a", 0, 1), ("b", 0, 1), ("c", 0, 1)]
+
+
+def _write_then_block(env: simpy.Environment, loop: EventLoop, log: list) -> None:
+    """A ready callback writes, the next one holds the loop for 1 s."""
+    loop.call_soon(loop.write, lambda: log.append(("sent", env.now)))
+    loop.call_soon(block(env, 1.0))
+
+
+def test_uvloop_0_14_sends_a_write_when_the_ready_callbacks_are_done():
+    # UVStream._write buffers; _on_idle ends with _exec_queued_writes: the write from the ready
+    # phase is out before the poll's callback holds the loop, and not before the ready phase's
+    # own block ends.
+    env, loop = make_loop("uvloop", UVLOOP_0_14)
+    log: list = []
+    _write_then_block(env, loop, log)
+    loop.add_io_event(block(env, 1.0))
+    env.run(until=3)
+    assert log == [("sent", 1.0)]
+    env, loop = make_loop("uvloop", UVLOOP_0_14)
+    log = []
+    loop.call_soon(loop.write, lambda: log.append(("sent", env.now)))
+    loop.add_io_event(block(env, 1.0))
+    env.run(until=2)
+    assert log == [("sent", 0.0)]
+
+
+def test_uvloop_0_14_sends_a_write_from_an_io_callback_in_the_check_phase():
+    # A write queued by an I/O callback waits for uv__run_check, after the poll's callbacks.
+    env, loop = make_loop("uvloop", UVLOOP_0_14)
+    log: list = []
+    loop.add_io_event(loop.write, lambda: log.append(("sent", env.now)))
+    loop.add_io_event(block(env, 1.0))
+    env.run(until=2)
+    assert log == [("sent", 1.0)]
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_asyncio_and_uvloop_0_23_send_a_write_at_once(kind):
+    # uvloop 0.23 UVStream.write -> _initiate_write tries the write before returning.
+    env, loop = make_loop(kind, UVLOOP_0_23)
+    log: list = []
+    _write_then_block(env, loop, log)
+    env.run(until=2)
+    assert log == [("sent", 0.0)]
+
+
+def test_a_uvloop_needs_its_libuv_settings():
+    with pytest.raises(ValueError, match="uvloop"):
+        EventLoop(simpy.Environment(), "uvloop")
