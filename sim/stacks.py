@@ -49,6 +49,10 @@ class StackProfile:
     # Most loop callbacks one request runs (asyncio Handle._run calls, counted by calibrate on
     # the stack's asyncio loop): the closed form's bound on a request's callback_cpu.
     callbacks_per_request: int
+    # Which idle kept-alive connection the client's httpx reuses: httpcore 1.0's
+    # `_assign_requests_to_connections` the oldest; httpcore 0.10's `_get_connection_from_pool`
+    # walks a set of connections, so an arbitrary one (drawn at random in the model).
+    client_reuses_oldest: bool = True
 
     def threads(self, cpus: int) -> int:
         if self.fixed_threads is not None:
@@ -80,6 +84,7 @@ STACKS: dict[str, StackProfile] = {
         },
         request_cpu_shares={"parse": 0.293, "app": 0.47, "respond": 0.237},
         callbacks_per_request=21,
+        client_reuses_oldest=False,
     ),
     # Python 3.11, fastapi 0.165, starlette 1.10, anyio 4.16, SQLAlchemy 2.1.9, uvicorn 0.54
     "modern": StackProfile(
