@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from sim.model.loop import EventLoop
 from sim.model.server import Exchange, Server
 
-KEEPALIVE_EXPIRY = 5.0  # httpx KEEPALIVE_EXPIRY / Limits.keepalive_expiry; uvicorn timeout_keep_alive
+# httpx KEEPALIVE_EXPIRY (0.14) / Limits.keepalive_expiry (0.28); uvicorn timeout_keep_alive
+KEEPALIVE_EXPIRY = 5.0
 
 
 @dataclass(eq=False)

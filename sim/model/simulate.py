@@ -14,8 +14,8 @@ import simpy
 from sim.model.clients import ExternalClient, InProcessClient, Traffic
 from sim.model.dispatch import ClientConnections, ListeningSocket, ServerProcess
 from sim.model.loop import EventLoop
-from sim.model.postgres import Postgres
 from sim.model.pool import QueuePool
+from sim.model.postgres import Postgres
 from sim.model.server import ENGINE, Exchange, Server
 from sim.model.threads import CapacityLimiter, ThreadPoolExecutor, Threads
 from sim.result import (
