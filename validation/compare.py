@@ -170,6 +170,7 @@ def compare_all(
     here: `python -m validation risk` does that).
     """
     from validation.odds import odds_rows  # it builds on this module
+    from validation.processes import process_rows, processes_table
 
     stacks = tuple(stacks)
     rows: list[Row] = []
@@ -196,13 +197,14 @@ def compare_all(
                 skipped[stack] = str(exc)
                 log(f"{stack}: skipped: {exc}")
     odds = odds_rows(stacks, risk_results, log)
+    several = process_rows(stacks, risk_results, log)
     md, js = out / "REPORT.md", out / "REPORT.json"
-    report = render_json(rows, skipped, odds)
+    report = render_json(rows, skipped, odds, [row.to_dict() for row in several])
     counts = agreement_counts(report["rows"])
     for document in documents:
         if document.exists():
             rewrite(document, counts)
     findings = FINDINGS.read_text() if FINDINGS.exists() else None
     write_atomic(js, json.dumps(report, indent=1) + "\n")
-    write_atomic(md, render_markdown(rows, skipped, findings, odds))
+    write_atomic(md, render_markdown(rows, skipped, findings, odds, processes_table(several)))
     return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"

@@ -65,8 +65,10 @@ def render_markdown(
     skipped: dict[str, str],
     findings: str | None = None,
     odds: Sequence[OddsRow] = (),
+    processes: Sequence[str] = (),
 ) -> str:
-    """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong"."""
+    """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong";
+    `processes` is the several-processes section's lines (validation.processes)."""
     counts = agreement_counts(_record(r) for r in rows)
     lines = [
         "# Validation report: the model against the real app",
@@ -108,6 +110,7 @@ def render_markdown(
         lines.append("")
     lines += _steady_table([r for r in rows if r.steady])
     lines += odds_table(odds)
+    lines += processes
     lines += [
         "## What the model gets wrong and why",
         "",
@@ -242,7 +245,10 @@ def _record(r: Row) -> dict[str, Any]:
 
 
 def render_json(
-    rows: Sequence[Row], skipped: dict[str, str], odds: Sequence[OddsRow] = ()
+    rows: Sequence[Row],
+    skipped: dict[str, str],
+    odds: Sequence[OddsRow] = (),
+    processes: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """REPORT.json; `counts` are what README.md and FINDINGS.md quote (validation.figures)."""
     records = [_record(r) for r in rows]
@@ -253,4 +259,5 @@ def render_json(
         "counts": {key: asdict(count) for key, count in counts.items()},
         "rows": records,
         "freeze_odds": [_odds_record(o) for o in odds],
+        "processes": list(processes),
     }
