@@ -355,7 +355,7 @@ class Scenario:
     seed: int = 0
     freeze_threshold: float = 1.0
     processes: int = 1
-    split: str = "even"
+    split: str | None = None  # None takes the stack's calibrated split (StackProfile.split)
     client_connections: str = "keep-alive"
     max_connections: int = 100
 
@@ -369,6 +369,8 @@ class Scenario:
             value = getattr(self, f.name)
             if value is None and f.name in COSTS:
                 value = stack.costs[f.name]
+            if value is None and f.name == "split":
+                value = stack.split
             object.__setattr__(self, f.name, spec.validate(value))
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
@@ -460,8 +462,9 @@ class Scenario:
         return {name: path for name, path in named.items() if path is not None}
 
     def to_params(self) -> dict[str, Any]:
-        """Every field, but a DEPLOYMENT field only where it differs from its default."""
-        return explicit(asdict(self))
+        """Every field, but a DEPLOYMENT field only where it differs from its default (the
+        split's being the stack's)."""
+        return explicit(asdict(self), self.profile.split)
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
@@ -470,9 +473,10 @@ class Scenario:
 _DEFAULTS = {f.name: f.default for f in fields(Scenario) if f.name in DEPLOYMENT}
 
 
-def explicit(params: dict[str, Any]) -> dict[str, Any]:
-    """`params` without the DEPLOYMENT fields left at their defaults."""
-    return {k: v for k, v in params.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
+def explicit(params: dict[str, Any], split: str) -> dict[str, Any]:
+    """`params` without the DEPLOYMENT fields left at their defaults (`split` for the split)."""
+    defaults = {**_DEFAULTS, "split": split}
+    return {k: v for k, v in params.items() if k not in defaults or v != defaults[k]}
 
 
 def profile_fields(path: str | Path) -> dict[str, Any]:

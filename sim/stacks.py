@@ -53,6 +53,9 @@ class StackProfile:
     # `_assign_requests_to_connections` the oldest; httpcore 0.10's `_get_connection_from_pool`
     # walks a set of connections, so an arbitrary one (drawn at random in the model).
     client_reuses_oldest: bool = True
+    # How a burst's new connections split over several processes (sim/split.py): the model's
+    # default `--split`, fitted by validation.processes.fit_alpha on the procs-burst runs.
+    split: str = "even"
 
     def threads(self, cpus: int) -> int:
         if self.fixed_threads is not None:

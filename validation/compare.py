@@ -57,9 +57,9 @@ def load_measured(path: Path) -> Result:
 
 
 def measured_scenario(result: Result) -> Scenario:
-    """The measured run's Scenario, with today's calibrated costs: the costs recorded with a
-    measurement were model inputs only, the real app never read them."""
-    skip = {"harness", *COSTS}
+    """The measured run's Scenario, with today's calibrated costs and split: the costs and the
+    split recorded with a measurement were model inputs only, the real app never read them."""
+    skip = {"harness", "split", *COSTS}
     return Scenario.create(**{k: v for k, v in result.params.items() if k not in skip})
 
 

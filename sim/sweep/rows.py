@@ -23,7 +23,7 @@ import pyarrow as pa
 from sim import distributions
 from sim.result import Summary
 from sim.risk.replications import replication_seed
-from sim.scenario import DISTRIBUTED, Scenario
+from sim.scenario import DISTRIBUTED, Scenario, explicit
 from sim.sweep.keys import REPLICATION, Settings, build, canonical
 
 HASH = "scenario_hash"  # the row's identity (keys.Key.identity): scenario and replication
@@ -72,7 +72,8 @@ def seeded(scenario: Scenario) -> Scenario:
     (63 bits), so the copy skips `__post_init__`: re-running it cost as much as building the
     scenario did.
     """
-    digest = hashlib.sha256(("seed:" + canonical(params_of(scenario))).encode()).digest()
+    own = explicit(params_of(scenario), scenario.profile.split)  # as before deployment fields
+    digest = hashlib.sha256(("seed:" + canonical(own)).encode()).digest()
     final = copy.copy(scenario)
     object.__setattr__(final, "seed", int.from_bytes(digest[:8], "big") >> 1)
     return final
