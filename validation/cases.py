@@ -197,7 +197,7 @@ EDGE = {"pool_timeout": 1.0, "freeze_threshold": 0.5, "duration": 30.0}
 # A risk run is watched this long after its traffic ends, then cut off (validation.risk): more
 # than pool_timeout + async_work, so a freeze under way at the last send is seen.
 CUT_OFF_GRACE = 3.0
-RISK_CASES: tuple[Case, ...] = (
+FREEZE_CASES: tuple[Case, ...] = (
     _case(
         "risk-edge", "Poisson 55 req/s for 30 s on 5+10, 1 s timeout", **EDGE, arrival="poisson:55"
     ),  # fmt: skip
@@ -221,7 +221,7 @@ PROCESS_CASES: tuple[Case, ...] = (
         "2 processes, 5+10 each, a burst of 40: one freezes unless the split is even",
         processes=2,
         requests=40,
-        duration=20.0,
+        duration=50.0,
     ),  # fmt: skip
     _case(
         "procs-poisson",
@@ -237,10 +237,10 @@ PROCESS_CASES: tuple[Case, ...] = (
         processes=2,
         requests=40,
         max_connections=20,
-        duration=20.0,
+        duration=50.0,
     ),  # fmt: skip
 )
-RISK_CASES = RISK_CASES + PROCESS_CASES
+RISK_CASES: tuple[Case, ...] = FREEZE_CASES + PROCESS_CASES
 
 
 def risk_case(name: str) -> Case:
