@@ -6,6 +6,10 @@ CAC_TOOMANY), which psycopg2 raises as OperationalError from `connect()`. SQLAlc
 `QueuePool._do_get` gives the overflow slot back and re-raises it from the checkout, so the
 request that asked gets a 500. The refusal comes after the startup packet, so it costs the
 caller about what a connect costs (the model charges `connect_time`).
+
+The pools start empty, as the model's single process always has; the harness app's start-up
+(`create_all`) leaves one idle connection in each worker's pool, so a worker that reads no
+request holds one connection there and none here.
 """
 
 from __future__ import annotations
