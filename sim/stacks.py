@@ -112,5 +112,6 @@ STACKS: dict[str, StackProfile] = {
         },
         request_cpu_shares={"parse": 0.251, "app": 0.448, "respond": 0.301},
         callbacks_per_request=22,
+        split="dirichlet:5.4",  # validation/results/risk/modern/procs-burst, 8 runs
     ),
 }

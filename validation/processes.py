@@ -167,6 +167,24 @@ def fit_alpha(counts: Sequence[int], n: int) -> float | None:
     return (n - ratio) / (2 * (ratio - 1))
 
 
+def fitted_split(stack: str, root: Path = RISK_RESULTS) -> str | None:
+    """The `--split` the stack's stored TUNED runs give (`dirichlet:ALPHA`, 2 significant
+    figures; `even` when they spread no wider than a binomial); None without runs. What
+    StackProfile.split holds, checked by the tests against the stored runs."""
+    counts, n = [], None
+    for case in TUNED:
+        for _, result in stored_runs(stack, case, root):
+            service = result.service or {}
+            read = [len(p["requests"]) for p in service.get("processes", [])]
+            if len(read) == 2:
+                counts.append(read[0])
+                n = sum(read)
+    if n is None:
+        return None
+    alpha = fit_alpha(counts, n)
+    return "even" if alpha is None else f"dirichlet:{float(f'{alpha:.2g}'):g}"
+
+
 def processes_table(rows: Sequence[ProcessRow]) -> list[str]:
     """REPORT.md's "Several processes" section."""
     if not rows:

@@ -44,3 +44,12 @@ def test_fit_alpha_recovers_a_beta_binomial_concentration():
 def test_fit_alpha_is_none_when_the_split_is_no_wider_than_binomial():
     assert fit_alpha([20, 20, 21, 19], 40) is None
     assert fit_alpha([20], 40) is None
+
+
+@pytest.mark.parametrize("stack", ["era2020", "modern"])
+def test_each_stacks_split_is_the_one_its_stored_burst_runs_give(stack):
+    from sim.stacks import STACKS
+    from validation.processes import fitted_split
+
+    fitted = fitted_split(stack)
+    assert STACKS[stack].split == (fitted or "even")
