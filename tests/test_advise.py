@@ -47,7 +47,9 @@ def test_cli_rejects_a_bad_rate_with_one_line(capsys):
 
 
 def test_processes_are_sized_for_the_busiest_share_and_the_service_counts_every_pool():
-    base = Scenario.create(stack="modern", client="external", processes=2, max_connections=20)
+    base = Scenario.create(
+        stack="modern", client="external", processes=2, split="even", max_connections=20
+    )
     advice = advise(40.0, base, 60.0, cores=2, budget=20_000)
     service = advice.service
     assert service is not None and service.share == 0.5  # an even split: half each
