@@ -88,6 +88,7 @@ STACKS: dict[str, StackProfile] = {
         request_cpu_shares={"parse": 0.293, "app": 0.47, "respond": 0.237},
         callbacks_per_request=21,
         client_reuses_oldest=False,
+        split="dirichlet:2.6",  # validation/results/risk/era2020/procs-burst, 6 runs
     ),
     # Python 3.11, fastapi 0.165, starlette 1.10, anyio 4.16, SQLAlchemy 2.1.9, uvicorn 0.54
     "modern": StackProfile(
@@ -112,6 +113,6 @@ STACKS: dict[str, StackProfile] = {
         },
         request_cpu_shares={"parse": 0.251, "app": 0.448, "respond": 0.301},
         callbacks_per_request=22,
-        split="dirichlet:5.4",  # validation/results/risk/modern/procs-burst, 8 runs
+        split="dirichlet:4.4",  # validation/results/risk/modern/procs-burst, 8 runs
     ),
 }

@@ -156,12 +156,13 @@ def process_rows(
 
 def fit_alpha(counts: Sequence[int], n: int) -> float | None:
     """The symmetric Dirichlet (Beta for two processes) concentration whose beta-binomial
-    spread matches the measured counts of one process out of `n` (method of moments):
-    Var = n/4 (2a + n)/(2a + 1). None when the counts spread no wider than a binomial's
-    (`even` then fits: no run-to-run variation beyond each connection's own draw)."""
+    spread matches the measured counts of one process out of `n` (method of moments about the
+    symmetric model's own mean n/2, so a lean towards one worker counts as spread):
+    E[(X - n/2)²] = n/4 (2a + n)/(2a + 1). None when the counts spread no wider than a
+    binomial's (`even` then fits: no run-to-run variation beyond each connection's own draw)."""
     if len(counts) < 2:
         return None
-    ratio = 4 * statistics.variance(counts) / n
+    ratio = 4 * statistics.fmean((c - n / 2) ** 2 for c in counts) / n
     if ratio <= 1:
         return None
     return (n - ratio) / (2 * (ratio - 1))
