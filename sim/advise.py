@@ -11,7 +11,8 @@ fixes, run through the model on a stretch of the same traffic.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, replace
 
 from sim.model import simulate
 from sim.queueing import (
@@ -78,7 +79,34 @@ class Advice:
     rules: tuple[RuleOfThumb, ...]
     loop_busy: float
     risk: Risk | None = None  # the model's risk at the recommended pool (seed's endpoint)
+    service: Service | None = None  # --processes N: the whole service around the per-process pool
     erlang_connections: int | None = None  # what Erlang B alone would have said
+
+
+@dataclass(frozen=True)
+class Service:
+    """N processes, each advised for its share of the traffic, then run together."""
+
+    processes: int
+    share: float  # of the traffic the busiest process is sized for
+    total_connections: int  # N x (pool_size + max_overflow): what PostgreSQL must allow
+    max_connections: int
+    check: Check | None  # the whole service through the model, on the full traffic
+
+
+SHARE_DRAWS = 1000  # split draws for the busiest process's share
+SHARE_QUANTILE = 0.95
+
+
+def busiest_share(base: Scenario) -> float:
+    """The share of the traffic the busiest process gets, at SHARE_QUANTILE over the split's
+    per-run draws (1/N for `even`): each process is sized for that rate."""
+    rng = random.Random(f"advise-share:{base.seed}")
+    draws = sorted(
+        max(w / sum(weights) for w in weights)
+        for weights in (base.split_spec.draw(base.processes, rng) for _ in range(SHARE_DRAWS))
+    )
+    return draws[min(len(draws) - 1, int(SHARE_QUANTILE * len(draws)))]
 
 
 def _check(label: str, scenario: Scenario, rate: float) -> Check:
@@ -145,6 +173,39 @@ def advise(
     cores: int,
     budget: int = ADVISE_BUDGET,
     report: Report = lambda _: None,
+) -> Advice:
+    """With --processes N each process is advised for the busiest one's share of `rate`, and
+    the service (N of them, on the full traffic) is checked through the model."""
+    if base.processes == 1:
+        return _advise(rate, base, target_seconds, cores, budget, report)
+    share = busiest_share(base)
+    one = base.replace(processes=1, split="even", client="external")
+    advice = _advise(rate * share, one, target_seconds, cores, budget, report)
+    check = None
+    if advice.recommended is not None:
+        s = advice.recommended.scenario
+        whole = base.replace(
+            pool_size=s.pool_size, max_overflow=s.max_overflow, pool_timeout=s.pool_timeout
+        )
+        check = _check("whole service", whole, rate)
+    per_process = advice.recommended.scenario.capacity if advice.recommended else base.capacity
+    service = Service(
+        processes=base.processes,
+        share=share,
+        total_connections=int(base.processes * per_process),
+        max_connections=base.max_connections,
+        check=check,
+    )
+    return replace(advice, service=service)
+
+
+def _advise(
+    rate: float,
+    base: Scenario,
+    target_seconds: float,
+    cores: int,
+    budget: int,
+    report: Report,
 ) -> Advice:
     load, hold = offered_load(rate, base), hold_time(base)
     seed_style = base.endpoint == "async-sync-session"
@@ -230,7 +291,8 @@ def _outcome(summary: Summary) -> str:
 
 
 def render(advice: Advice, base: Scenario) -> str:
-    lines = [
+    lines = [] if advice.service is None else _service_head(advice.service, advice.rate)
+    lines += [
         f"Traffic {advice.rate:g} req/s; each request holds a connection {advice.hold * 1e3:.1f} ms"
         f" -> {advice.load:.2f} connections in use on average (Little's law).",
     ]
@@ -294,7 +356,37 @@ def render(advice: Advice, base: Scenario) -> str:
     lines += [
         _risk_line(f"  - {r.name} -> {r.connections} connections", r.risk) for r in advice.rules
     ]
+    if advice.service is not None:
+        lines += _service_tail(advice.service)
     return "\n".join(lines)
+
+
+def _service_head(service: Service, rate: float) -> list[str]:
+    return [
+        f"{service.processes} processes behind one socket: each is sized for the busiest one's "
+        f"share of the traffic, {service.share:.0%} ({rate:g} req/s over all; the "
+        f"{SHARE_QUANTILE:.0%} point of the split's draws). Per process:",
+    ]
+
+
+def _service_tail(service: Service) -> list[str]:
+    lines = [
+        f"Whole service: {service.processes} x that pool = {service.total_connections} "
+        f"connections PostgreSQL must allow (max_connections {service.max_connections}"
+        + (
+            ", enough)."
+            if service.total_connections <= service.max_connections
+            else f": short by {service.total_connections - service.max_connections}; each "
+            "connect past it fails with 'too many clients', a 500). Raise max_connections or "
+            "shrink the pools."
+        ),
+    ]
+    if service.check is not None:
+        lines.append(
+            f"  The {service.processes} processes together on the full traffic (model, "
+            f"{service.check.scenario.duration:.3g} s): {_outcome(service.check.summary)}"
+        )
+    return lines
 
 
 def _risk_line(label: str, risk: Risk) -> str:

@@ -56,6 +56,8 @@ class Result:
     summary: Summary
     # With replications (sim/risk/replications.py): the odds over all runs, this one included.
     risk: dict[str, Any] | None = None
+    # Several server processes, or connections PostgreSQL refused: `service_view`'s record.
+    service: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -66,6 +68,8 @@ class Result:
         }
         if self.risk is not None:
             data["risk"] = dict(self.risk)
+        if self.service is not None:
+            data["service"] = dict(self.service)
         return data
 
     def to_json(self, indent: int | None = 1) -> str:
@@ -79,11 +83,48 @@ class Result:
             loop_blocked=tuple((float(a), float(b)) for a, b in data["loop_blocked"]),
             summary=Summary(**data["summary"]),
             risk=data.get("risk"),
+            service=data.get("service"),
         )
 
     @classmethod
     def from_json(cls, text: str) -> Result:
         return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class ProcessView:
+    """One server process: which requests it read, and its own loop's blocks."""
+
+    process: int
+    requests: tuple[int, ...]
+    loop_blocked: tuple[tuple[float, float], ...]
+    pid: int | None = None  # the harness's worker pid
+
+
+def service_view(
+    processes: Sequence[ProcessView], max_connections: int, peak: int | None, refused: int | None
+) -> dict[str, Any]:
+    """The Result's `service` record: per process, and the database's connection count.
+
+    With several processes the Result's `loop_blocked` holds every process's blocks (they may
+    overlap), so `freezes` counts process freezes and `frozen_seconds` process-seconds frozen.
+    `refused_connections` counts connects PostgreSQL refused ("too many clients"), each a 500;
+    the harness gives None where it cannot see them.
+    """
+    return {
+        "processes": [
+            {
+                "process": p.process,
+                **({} if p.pid is None else {"pid": p.pid}),
+                "requests": list(p.requests),
+                "loop_blocked": [[_round(a, 6), _round(b, 6)] for a, b in p.loop_blocked],
+            }
+            for p in processes
+        ],
+        "max_connections": max_connections,
+        "peak_connections": peak,
+        "refused_connections": refused,
+    }
 
 
 def build_result(
@@ -92,6 +133,7 @@ def build_result(
     loop_blocked: Iterable[tuple[float, float]],
     freeze_threshold: float,
     digits: int = 6,
+    service: dict[str, Any] | None = None,
 ) -> Result:
     """Round times (so model output is stable text) and derive the summary from the timeline."""
     rows = tuple(
@@ -113,7 +155,8 @@ def build_result(
     blocks = tuple(
         (_round(a, digits), _round(b, digits)) for a, b in loop_blocked if b - a > BLOCK_MIN
     )
-    return Result(params, rows, blocks, summarize(rows, blocks, freeze_threshold))
+    summary = summarize(rows, blocks, freeze_threshold)
+    return Result(params, rows, blocks, summary, service=service)
 
 
 def summarize(

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from sim import distributions, jitter
+from sim import distributions, jitter, split
 from sim.distributions import Distribution
 from sim.errors import ParseError, ScenarioError
 from sim.stacks import STACKS, StackProfile
@@ -32,6 +32,7 @@ COSTS = (
     "client_request_cpu",
 )
 CLIENTS = ("in-process", "external")
+CLIENT_CONNECTIONS = "keep-alive, new or a number of keep-alive connections from 1 to 100000"
 LOOPS = ("auto", "asyncio", "uvloop")
 
 
@@ -97,6 +98,19 @@ class Spec:
         if not good:
             raise ScenarioError(f"{self.flag} must be {self.allowed}, got {value!r}")
         return parsed
+
+
+def _client_connections(text: Any) -> str:
+    """`keep-alive` (httpx's pool, a connection per request in flight), `new` (a connection per
+    request, closed after it) or K (httpx.Limits(max_connections=K): requests queue for one)."""
+    value = str(text).strip()
+    if value in ("keep-alive", "new"):
+        return value
+    return str(_int(value))
+
+
+def _client_connections_ok(value: str) -> bool:
+    return value in ("keep-alive", "new") or 1 <= int(value) <= 100_000
 
 
 def _arrival_ok(text: str) -> bool:
@@ -279,8 +293,43 @@ SPECS: dict[str, Spec] = {
             "a number of seconds > 0",
             "a loop block at least this long counts as a freeze",
         ),
+        Spec(
+            "processes",
+            _int,
+            lambda v: 1 <= v <= 64,
+            "an integer from 1 to 64",
+            "server processes behind one listening socket (uvicorn --workers N, gunicorn -w N), "
+            "each its own loop, thread limiter and pool",
+        ),
+        Spec(
+            "split",
+            split.canonical,
+            lambda v: True,
+            split.FORMS,
+            "how new connections split over the processes that are polling (sim/split.py)",
+        ),
+        Spec(
+            "client_connections",
+            _client_connections,
+            _client_connections_ok,
+            CLIENT_CONNECTIONS,
+            "external client's connections (httpx pool limits); a kept-alive connection stays "
+            "with the process that accepted it",
+        ),
+        Spec(
+            "max_connections",
+            _int,
+            lambda v: 1 <= v <= 1_000_000,
+            "an integer from 1 to 1000000",
+            "PostgreSQL's max_connections, shared by every process's pools (the app's role is a "
+            "superuser in the harness; an ordinary role gets max_connections minus "
+            "superuser_reserved_connections)",
+        ),
     )
 }
+# The service's shape around one server process. Left at their defaults they change nothing a
+# single-process run did, so `to_params` leaves them out and such a Result reads as before.
+DEPLOYMENT = ("processes", "split", "client_connections", "max_connections")
 
 
 @dataclass(frozen=True)
@@ -314,6 +363,10 @@ class Scenario:
     seed: int = 0
     jitter: str = "off"
     freeze_threshold: float = 1.0
+    processes: int = 1
+    split: str | None = None  # None takes the stack's calibrated split (StackProfile.split)
+    client_connections: str = "keep-alive"
+    max_connections: int = 100
 
     def __post_init__(self) -> None:
         if self.stack not in STACKS:  # first: the cost defaults come from the stack
@@ -325,6 +378,8 @@ class Scenario:
             value = getattr(self, f.name)
             if value is None and f.name in COSTS:
                 value = stack.costs[f.name]
+            if value is None and f.name == "split":
+                value = stack.split
             object.__setattr__(self, f.name, spec.validate(value))
         if self.loop == "auto":
             object.__setattr__(self, "loop", self.profile.default_loop)
@@ -337,6 +392,18 @@ class Scenario:
             # Each user's cycle must take time, or closed-loop traffic never leaves t = 0.
             raise ScenarioError(
                 "--think-time must be > 0 with --arrival closed:USERS when --async-work is 0"
+            )
+        if not self.split_spec.fits(self.processes):
+            raise ScenarioError(
+                f"--split weights:... needs one weight per process ({self.processes}), "
+                f"got {self.split!r}"
+            )
+        if self.client != "external" and (
+            self.processes > 1 or self.client_connections != "keep-alive"
+        ):
+            raise ScenarioError(
+                "--processes > 1 and --client-connections need --client external: the "
+                "in-process client lives on one process's loop and opens a connection per request"
             )
 
     @classmethod
@@ -381,6 +448,10 @@ class Scenario:
         return distributions.parse(self.query_time)
 
     @property
+    def split_spec(self) -> split.Split:
+        return split.parse(self.split)
+
+    @property
     def arrival_spec(self) -> Arrival:
         return parse_arrival(self.arrival)
 
@@ -405,27 +476,30 @@ class Scenario:
         return {name: path for name, path in named.items() if path is not None}
 
     def to_params(self) -> dict[str, Any]:
-        return without_neutral(asdict(self))
+        return without_neutral(asdict(self), self.profile.split)
 
     def identity(self) -> dict[str, Any]:
         """Every field's value (no deep copy: all are scalars), less the NEUTRAL ones: what
         keys a sweep's row and derives its seed."""
-        return without_neutral(dict(vars(self)))
+        return without_neutral(dict(vars(self)), self.profile.split)
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
 
 
-# Fields added after results were pinned, at the value that keeps those results: left out of
-# params and sweep keys there, so every stored Result, key and derived seed stays as it was.
-NEUTRAL: dict[str, Any] = {"jitter": "off"}
+# Fields added after results were pinned, at the value that keeps those results (jitter off,
+# the DEPLOYMENT fields at their defaults, the split the stack's own): left out of params and
+# sweep keys there, so every stored Result, key and derived seed stays as it was.
+NEUTRAL: dict[str, Any] = {
+    "jitter": "off",
+    **{f.name: f.default for f in fields(Scenario) if f.name in DEPLOYMENT},
+}
 
 
-def without_neutral(params: dict[str, Any]) -> dict[str, Any]:
-    for name, value in NEUTRAL.items():
-        if params.get(name) == value:
-            del params[name]
-    return params
+def without_neutral(params: dict[str, Any], split: str) -> dict[str, Any]:
+    """`params` less the fields at their NEUTRAL value (`split`, the stack's, for the split)."""
+    neutral = {**NEUTRAL, "split": split}
+    return {k: v for k, v in params.items() if k not in neutral or v != neutral[k]}
 
 
 def profile_fields(path: str | Path) -> dict[str, Any]:

@@ -74,6 +74,13 @@ class StackProfile:
     # measured by calibrate (sim/stack_jitter.py holds the copy); None before it is measured.
     cost_shapes: dict[str, tuple[float, ...]] | None
     sleep_overshoot: tuple[float, ...] | None
+    # Which idle kept-alive connection the client's httpx reuses: httpcore 1.0's
+    # `_assign_requests_to_connections` the oldest; httpcore 0.10's `_get_connection_from_pool`
+    # walks a set of connections, so an arbitrary one (drawn at random in the model).
+    client_reuses_oldest: bool = True
+    # How a burst's new connections split over several processes (sim/split.py): the model's
+    # default `--split`, fitted by validation.processes.fit_alpha on the procs-burst runs.
+    split: str = "even"
 
     def threads(self, cpus: int) -> int:
         if self.fixed_threads is not None:
@@ -108,6 +115,8 @@ STACKS: dict[str, StackProfile] = {
         callbacks_per_request=21,
         cost_shapes=COST_SHAPES.get("era2020"),
         sleep_overshoot=SLEEP_OVERSHOOT.get("era2020"),
+        client_reuses_oldest=False,
+        split="dirichlet:2.6",  # validation/results/risk/era2020/procs-burst, 6 runs
     ),
     # Python 3.11, fastapi 0.165, starlette 1.10, anyio 4.16, SQLAlchemy 2.1.9, uvicorn 0.54
     "modern": StackProfile(
@@ -135,5 +144,6 @@ STACKS: dict[str, StackProfile] = {
         callbacks_per_request=22,
         cost_shapes=COST_SHAPES.get("modern"),
         sleep_overshoot=SLEEP_OVERSHOOT.get("modern"),
+        split="dirichlet:4.4",  # validation/results/risk/modern/procs-burst, 8 runs
     ),
 }

@@ -24,7 +24,27 @@ def summary_text(result: Result) -> str:
     ]
     if s.latency_p50 is not None:
         lines.append(f"latency of 200s: p50 {s.latency_p50:.3f} s, p99 {s.latency_p99:.3f} s")
+    if result.service is not None:
+        lines += _service_lines(result.service)
     return "\n".join(lines)
+
+
+def _service_lines(service: dict) -> list[str]:
+    """Per process: what it read and its longest loop block; PostgreSQL's connection count."""
+    lines = []
+    for p in service["processes"]:
+        longest = max((b - a for a, b in p["loop_blocked"]), default=0.0)
+        lines.append(
+            f"process {p['process']}: read {len(p['requests'])} requests, "
+            f"longest loop block {longest:.2f} s"
+        )
+    peak = service["peak_connections"]
+    lines.append(
+        f"PostgreSQL: max_connections {service['max_connections']}"
+        + ("" if peak is None else f", peak {peak}")
+        + f", refused {service['refused_connections']} (too many clients, each a 500)"
+    )
+    return lines
 
 
 def _freeze_list(result: Result, shown: int = 4) -> str:

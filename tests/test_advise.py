@@ -44,3 +44,19 @@ def test_cli_rejects_a_bad_rate_with_one_line(capsys):
     assert main(["advise", "--rate", "-3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --rate must be a number > 0, got '-3'"]
+
+
+def test_processes_are_sized_for_the_busiest_share_and_the_service_counts_every_pool():
+    base = Scenario.create(
+        stack="modern", client="external", processes=2, split="even", max_connections=20
+    )
+    advice = advise(40.0, base, 60.0, cores=2, budget=20_000)
+    service = advice.service
+    assert service is not None and service.share == 0.5  # an even split: half each
+    assert advice.rate == 20.0
+    s = advice.recommended.scenario
+    assert service.total_connections == 2 * (s.pool_size + s.max_overflow)
+    assert service.check is not None and service.check.scenario.processes == 2
+    text = render(advice, base)
+    assert f"{service.total_connections} connections PostgreSQL must allow" in text
+    assert ("short by" in text) == (service.total_connections > 20)

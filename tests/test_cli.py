@@ -60,6 +60,9 @@ FAST = ["--client", "external", "--pool-timeout", "0.2", "--requests", "6", "--p
         (["--duration", "0"], "--duration", "> 0"),
         (["--think-time", "-1"], "--think-time", ">= 0"),
         (["--freeze-threshold", "0"], "--freeze-threshold", "> 0"),
+        (["--processes", "0"], "--processes", "from 1 to 64"),
+        (["--client-connections", "-3"], "--client-connections", "keep-alive, new or a number"),
+        (["--max-connections", "0"], "--max-connections", "from 1 to 1000000"),
     ],
 )
 def test_bad_value_exits_2_with_one_line_naming_flag_and_range(capsys, argv, flag, allowed):
@@ -169,6 +172,17 @@ def test_a_profile_with_a_bad_value_names_the_profile_and_the_flag(tmp_path, cap
         (["risk", "--rate", "5", "--client", "in-process"], "--client must be external"),
         (["run", "--replications", "0"], "--replications must be an integer from 1 to 100000"),
         (["run", "--replications", "3", "--workers", "0"], "--workers must be an integer >= 1"),
+        (["run", "--split", "weights:1/x"], "--split: weights must be numbers, got '1/x'"),
+        (["run", "--split", "dirichlet:0"], "--split: dirichlet:ALPHA needs ALPHA > 0"),
+        (
+            ["run", "--client", "external", "--processes", "2", "--split", "weights:1/1/1"],
+            "--split weights:... needs one weight per process (2)",
+        ),
+        (["run", "--processes", "2"], "--processes > 1 and --client-connections need --client"),
+        (
+            ["risk", "--rate", "5", "--client", "external", "--processes", "2"],
+            "--processes: the risk estimators follow",
+        ),
     ],
 )
 def test_risk_and_replications_reject_bad_input_in_one_line(argv, message, capsys):

@@ -20,6 +20,10 @@ Deviations from the seed, each needed to measure it:
   on the endpoint's Session, in place of the seed's SELECT) may come in the query string, so a
   replayed trace or a drawn distribution gives the app the same work as the model; without them
   the endpoint runs the seed's SELECT and awaits PSS_ASYNC_WORK, as before.
+- With PSS_WORKERS > 1 the app runs as `uvicorn app:served --workers N` does (the app as an import
+  string, one listening socket bound by the supervisor); every response carries the serving
+  worker's pid in an `x-pss-pid` header, and the server's events and the probe's reports carry
+  it too, so the harness can tell the workers' requests and loop blocks apart.
 - "Handling i" carries a timestamp; the client records send/complete/status per request; an
   outer ASGI wrapper prints when the server is done with each request (after FastAPI's teardown),
   so the harness waits for the server, not only the client (a client that timed out is gone
@@ -59,6 +63,8 @@ REQUESTS = int(ENV.get("PSS_REQUESTS", "20"))
 CLIENT_TIMEOUT = None if ENV.get("PSS_CLIENT_TIMEOUT", "none") == "none" else float(ENV["PSS_CLIENT_TIMEOUT"])
 PORT = int(ENV.get("PSS_PORT", "8000"))
 LOOP = ENV.get("PSS_LOOP", "auto")
+WORKERS = int(ENV.get("PSS_WORKERS", "1"))
+PID = os.getpid()
 # calibrate: time.thread_time() marks on the loop thread that split a request's loop CPU
 SPLIT = ENV.get("PSS_SPLIT", "0") == "1"
 SPLIT_EVERY = 50  # requests per "split" event, so printing adds ~nothing per request
@@ -163,7 +169,7 @@ def mark(name):
 def handling(i):
     mark("handled")
     print("Handling %s" % i, flush=True)
-    event("handled", i=i, t=time.monotonic())
+    event("handled", i=i, t=time.monotonic(), pid=PID)
 
 
 app = fastapi.FastAPI()
@@ -274,11 +280,22 @@ class Served:
     async def __call__(self, scope, receive, send):
         marks = {"entry": time.thread_time()} if SPLIT and scope["type"] == "http" else None
         MARKS.set(marks)
+
+        async def send_with_pid(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + [(b"x-pss-pid", str(PID).encode())]
+                message = dict(message, headers=headers)
+            await send(message)
+
         try:
-            await self.inner(scope, receive, send)
+            await self.inner(scope, receive, send_with_pid)
+        except Exception as exc:  # the 500's cause: a pool time-out, or PostgreSQL refusing
+            event("error", type=type(exc).__name__, message=str(exc).splitlines()[0][:200], pid=PID)
+            raise
         finally:
             if scope["type"] == "http":
-                event("served", t=time.monotonic(), query=scope.get("query_string", b"").decode())
+                event("served", t=time.monotonic(), query=scope.get("query_string", b"").decode(),
+                      pid=PID)
             if marks is not None and "returned" in marks:
                 split(marks)
 
@@ -292,5 +309,11 @@ def split(marks):
         CALLBACKS[0] = 0
 
 
+served = Served(app)
+
 if __name__ == "__main__":
-    uvicorn.run(Served(app), host="127.0.0.1", port=PORT, loop=LOOP, log_level="warning")
+    if WORKERS > 1:  # uvicorn.run needs the import string to start workers (supervisors/multiprocess.py)
+        uvicorn.run("app:served", host="127.0.0.1", port=PORT, loop=LOOP, log_level="warning",
+                    workers=WORKERS)
+    else:
+        uvicorn.run(served, host="127.0.0.1", port=PORT, loop=LOOP, log_level="warning")

@@ -4,7 +4,8 @@ Runs in the stack's venv (Python 3.8 on era2020): stdlib + httpx + the sibling `
 module. One shared `httpx.AsyncClient`, built before the first send: the seed builds one client
 per request, but there that cost (an SSL context, ~50 ms each) lands on the server's loop, which
 the in-process client reproduces; here it would only stagger the sends. The pool limit is raised
-so that every request in flight has its own connection at once.
+so that every request in flight has its own connection at once
+(`--connections`: keep-alive, new or a limit K, as the model's --client-connections).
 
 httpx's cold first request is spent on a 404 before time zero (`warm_up`).
 
@@ -42,9 +43,11 @@ async def request(client, url: str, i: int, extra: dict | None = None) -> None:
         status, error = None, type(exc).__name__
     else:
         status, error = resp.status_code, None
+    pid = None if error is not None else resp.headers.get("x-pss-pid")
     event(
-        "request", i=i, sent_at=sent_at, completed_at=time.monotonic(), status=status, error=error
-    )
+        "request", i=i, sent_at=sent_at, completed_at=time.monotonic(), status=status, error=error,
+        pid=None if pid is None else int(pid),
+    )  # fmt: skip
 
 
 async def warm_up(client, url: str) -> None:
@@ -59,6 +62,15 @@ async def warm_up(client, url: str) -> None:
         event("warm-up", error=type(exc).__name__)
 
 
+def limits(connections: str, at_once: int) -> httpx.Limits:
+    """`keep-alive`: a kept-alive connection per request in flight; `new`: none kept, so every
+    request opens its own; K: at most K, kept alive, requests queue for one."""
+    if connections == "new":
+        return httpx.Limits(max_connections=at_once, max_keepalive_connections=0)
+    most = at_once if connections == "keep-alive" else int(connections)
+    return httpx.Limits(max_connections=most, max_keepalive_connections=most)
+
+
 async def traffic(args: argparse.Namespace, timeout: float | None) -> None:
     schedule = json.loads(Path(args.schedule).read_text()) if args.schedule else None
     at_once = len(schedule) if schedule is not None else args.users or args.requests
@@ -70,10 +82,8 @@ async def traffic(args: argparse.Namespace, timeout: float | None) -> None:
             if isinstance(entry, dict)
         }
         schedule = [entry["t"] if isinstance(entry, dict) else entry for entry in schedule]
-    async with httpx.AsyncClient(
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once),
-    ) as client:
+    pool = limits(args.connections, at_once)
+    async with httpx.AsyncClient(timeout=timeout, limits=pool) as client:
 
         async def send(i: int) -> None:
             await request(client, args.url, i, extras.get(i))
@@ -99,6 +109,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=0.0, help="closed loop: seconds")
     parser.add_argument("--think-time", type=float, default=0.0, help="closed loop: seconds")
     parser.add_argument("--timeout", default="none", help="seconds, or none")
+    parser.add_argument("--connections", default="keep-alive", help="keep-alive, new or K")
     args = parser.parse_args()
     timeout = None if args.timeout == "none" else float(args.timeout)
     asyncio.get_event_loop().run_until_complete(traffic(args, timeout))

@@ -57,9 +57,9 @@ def load_measured(path: Path) -> Result:
 
 
 def measured_scenario(result: Result) -> Scenario:
-    """The measured run's Scenario, with today's calibrated costs: the costs recorded with a
-    measurement were model inputs only, the real app never read them."""
-    skip = {"harness", *COSTS}
+    """The measured run's Scenario, with today's calibrated costs and split: the costs and the
+    split recorded with a measurement were model inputs only, the real app never read them."""
+    skip = {"harness", "split", *COSTS}
     return Scenario.create(**{k: v for k, v in result.params.items() if k not in skip})
 
 
@@ -172,6 +172,7 @@ def compare_all(
     `python -m validation risk` does that).
     """
     from validation.odds import long_rows, odds_rows, same_seed_rows  # they build on this module
+    from validation.processes import process_rows, processes_table
 
     stacks = tuple(stacks)
     rows: list[Row] = []
@@ -200,13 +201,16 @@ def compare_all(
     odds = odds_rows(stacks, risk_results, log)
     same = same_seed_rows(stacks, same_seed_results, log)
     long = long_rows(stacks, risk_results, log)
+    several = process_rows(stacks, risk_results, log)
     md, js = out / "REPORT.md", out / "REPORT.json"
-    report = render_json(rows, skipped, odds, same, long)
+    report = render_json(rows, skipped, odds, same, long, [row.to_dict() for row in several])
     counts = agreement_counts(report["rows"])
     for document in documents:
         if document.exists():
             rewrite(document, counts)
     findings = FINDINGS.read_text() if FINDINGS.exists() else None
     write_atomic(js, json.dumps(report, indent=1) + "\n")
-    write_atomic(md, render_markdown(rows, skipped, findings, odds, same, long))
+    write_atomic(
+        md, render_markdown(rows, skipped, findings, odds, same, long, processes_table(several))
+    )
     return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"

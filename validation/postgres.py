@@ -38,6 +38,7 @@ class Database:
     """Where the app connects: a plain `postgresql://` URL (the app picks the driver)."""
 
     url: str
+    max_connections: int | None = None  # the cluster's, where this module started it
 
 
 def find_bindir() -> Path | None:
@@ -64,8 +65,9 @@ def _version(path: Path) -> float:
 
 
 @contextlib.contextmanager
-def database(url: str | None = None) -> Iterator[Database]:
-    """Yield a database: the given URL as is, or a fresh local cluster stopped on every exit."""
+def database(url: str | None = None, max_connections: int = 200) -> Iterator[Database]:
+    """Yield a database: the given URL as is, or a fresh local cluster stopped on every exit,
+    started with `max_connections` (200 leaves every single-process case far from the limit)."""
     if url:
         yield Database(url)
         return
@@ -75,12 +77,12 @@ def database(url: str | None = None) -> Iterator[Database]:
             "no PostgreSQL: install initdb/pg_ctl (apt-get install postgresql), "
             "pip install '.[validation]' (pgserver), or pass --database-url"
         )
-    with _cluster(bindir) as db:
+    with _cluster(bindir, max_connections) as db:
         yield db
 
 
 @contextlib.contextmanager
-def _cluster(bindir: Path) -> Iterator[Database]:
+def _cluster(bindir: Path, max_connections: int) -> Iterator[Database]:
     root = Path(tempfile.mkdtemp(prefix="pss-pg-"))
     as_user = _owner(root)
     data = root / "data"
@@ -102,7 +104,8 @@ def _cluster(bindir: Path) -> Iterator[Database]:
             ],
             timeout=120,
         )
-        options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200"
+        options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off"
+        options += f" -c max_connections={max_connections}"
         _run(
             as_user,
             [
@@ -140,7 +143,7 @@ def _cluster(bindir: Path) -> Iterator[Database]:
                 ],
                 timeout=30,
             )
-        yield Database(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+        yield Database(f"postgresql://postgres@127.0.0.1:{port}/postgres", max_connections)
     finally:
         _stop(as_user, bindir, data)
         shutil.rmtree(root, ignore_errors=True)

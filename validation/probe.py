@@ -16,6 +16,7 @@ The pure helper `merge_blocks` turns raw late pings into intervals for the harne
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -67,7 +68,8 @@ class LoopProbe:
 
 def print_report(sent: float, answered: float) -> None:
     """The probe's line in the server log, parsed by validation.serverlog."""
-    print("PSS " + json.dumps({"kind": "blocked", "start": sent, "end": answered}), flush=True)
+    report = {"kind": "blocked", "start": sent, "end": answered, "pid": os.getpid()}
+    print("PSS " + json.dumps(report), flush=True)
 
 
 def merge_blocks(

@@ -68,8 +68,10 @@ def render_markdown(
     odds: Sequence[OddsRow] = (),
     same_seed: Sequence[SameSeedRow] = (),
     long: Sequence[LongRow] = (),
+    processes: Sequence[str] = (),
 ) -> str:
-    """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong"."""
+    """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong";
+    `processes` is the several-processes section's lines (validation.processes)."""
     counts = agreement_counts(_record(r) for r in rows)
     lines = [
         "# Validation report: the model against the real app",
@@ -112,6 +114,7 @@ def render_markdown(
     lines += _steady_table([r for r in rows if r.steady])
     lines += odds_table(odds)
     lines += probability_table(odds, same_seed, long)
+    lines += processes
     lines += [
         "## What the model gets wrong and why",
         "",
@@ -371,6 +374,7 @@ def render_json(
     odds: Sequence[OddsRow] = (),
     same_seed: Sequence[SameSeedRow] = (),
     long: Sequence[LongRow] = (),
+    processes: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """REPORT.json; `counts` are what README.md and FINDINGS.md quote (validation.figures)."""
     records = [_record(r) for r in rows]
@@ -383,4 +387,5 @@ def render_json(
         "freeze_odds": [_odds_record(o) for o in odds],
         "same_seed": [{**asdict(r), "inside": r.inside} for r in same_seed],
         "long_runs": [{**asdict(r), "inside": r.inside} for r in long],
+        "processes": list(processes),
     }

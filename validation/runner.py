@@ -27,7 +27,7 @@ from validation.envs import StackEnv, ensure_env
 from validation.errors import HarnessFailure
 from validation.postgres import Database, database
 from validation.procs import SERVER_PORTS, free_port, stop_group
-from validation.serverlog import parse_events, records, relative_blocks, timeline
+from validation.serverlog import parse_events, records, relative_blocks, service, timeline
 
 HERE = Path(__file__).parent
 APP_FILES = ("app.py", "probe.py")
@@ -145,10 +145,22 @@ def run(
         raise ScenarioError("a run can be cut off only with --client external")
     env = ensure_env(scenario.stack)
     with contextlib.ExitStack() as stack:
-        if db is None:
-            db = stack.enter_context(database())
+        if db is None or own_limit(scenario, db):
+            db = stack.enter_context(database(**own_database(scenario)))
         run_dir = stack.enter_context(_run_dir(keep))
         return _measure(scenario, env, db, run_dir, cut_off, after_freeze)
+
+
+def own_limit(scenario: Scenario, db: Database) -> bool:
+    """The scenario sets PostgreSQL's max_connections and the shared cluster has another."""
+    limit = scenario.to_params().get("max_connections")
+    return limit is not None and db.max_connections != limit
+
+
+def own_database(scenario: Scenario) -> dict[str, int]:
+    """A cluster's settings for `scenario`: its own max_connections where it sets one."""
+    limit = scenario.to_params().get("max_connections")
+    return {} if limit is None else {"max_connections": limit}
 
 
 @contextlib.contextmanager
@@ -215,6 +227,10 @@ def _measure(
         server = stack.enter_context(serving(scenario, env, db, run_dir))
         if scenario.client == "external":
             wait_for_port(server, STARTUP_TIMEOUT)
+            # The supervisor binds the socket before its workers start: wait for every one,
+            # or the first to be up would take the whole burst.
+            _wait(lambda: _count(server.log, "ready") >= scenario.processes, server.proc,
+                  time.monotonic() + STARTUP_TIMEOUT, "workers' start-up")  # fmt: skip
             cmd = _client_cmd(scenario, env, server.port, run_dir)
             client = stack.enter_context(_process(cmd, client_log))
             if cut_off is None:
@@ -246,7 +262,18 @@ def _measure(
     if stopped_at is not None:
         harness["cut_off_at"] = stopped_at
     params: dict[str, Any] = {**scenario.to_params(), "harness": harness}
-    result = build_result(params, records(tl, sent), relative_blocks(tl), scenario.freeze_threshold)
+    view = service(tl, scenario.max_connections)
+    several = scenario.processes > 1
+    if several and len(tl.pids) != scenario.processes:
+        raise HarnessFailure(f"{len(tl.pids)} workers reported ready, not {scenario.processes}")
+    blocks = sorted(b for p in view["processes"] for b in p["loop_blocked"])
+    result = build_result(
+        params,
+        records(tl, sent),
+        blocks if several else relative_blocks(tl),
+        scenario.freeze_threshold,
+        service=view if several or view["refused_connections"] else None,
+    )
     return Run(result, server_text, client_text)
 
 
@@ -322,6 +349,7 @@ def _app_env(scenario: Scenario, db: Database, port: int) -> dict[str, str]:
         "PSS_CLIENT_TIMEOUT": "none" if timeout is None else str(timeout),
         "PSS_PORT": str(port),
         "PSS_LOOP": scenario.loop,
+        "PSS_WORKERS": str(scenario.processes),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
@@ -332,6 +360,7 @@ def _client_cmd(scenario: Scenario, env: StackEnv, port: int, run_dir: Path) -> 
         str(env.python), "-u", str(HERE / "client.py"),
         "--url", f"http://127.0.0.1:{port}/",
         "--timeout", "none" if timeout is None else str(timeout),
+        "--connections", scenario.client_connections,
     ]  # fmt: skip
     return cmd + _traffic_args(scenario, run_dir)
 

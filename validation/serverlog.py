@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.result import RequestRecord
+from sim.result import ProcessView, RequestRecord, service_view
 from validation.probe import merge_blocks
 
 PREFIX = "PSS "
@@ -28,6 +28,12 @@ class Timeline:
     requests: dict[int, dict[str, Any]] = field(default_factory=dict)
     blocks: tuple[tuple[float, float], ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+    # Several workers: their pids in start-up order, the worker that read each request, each
+    # worker's own loop blocks, and the server's exception messages (the 500s' causes).
+    pids: tuple[int, ...] = ()
+    served_by: dict[int, int] = field(default_factory=dict)
+    blocks_by_pid: dict[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
 
 
 def parse_events(lines: Iterable[str]) -> list[dict[str, Any]]:
@@ -62,6 +68,10 @@ def timeline(events: Iterable[dict[str, Any]]) -> Timeline:
     requests: dict[int, dict[str, Any]] = {}
     blocks: list[tuple[float, float]] = []
     info: dict[str, Any] = {}
+    pids: list[int] = []
+    served_by: dict[int, int] = {}
+    by_pid: dict[int, list[tuple[float, float]]] = {}
+    errors: list[str] = []
     for e in events:
         kind = e["kind"]
         if kind == "burst":
@@ -76,9 +86,38 @@ def timeline(events: Iterable[dict[str, Any]]) -> Timeline:
             requests.setdefault(e["i"], e)
         elif kind == "blocked":
             blocks.append((e["start"], e["end"]))
+            by_pid.setdefault(e.get("pid", 0), []).append((e["start"], e["end"]))
         elif kind == "ready":
             info = {k: v for k, v in e.items() if k != "kind"}
-    return Timeline(burst, done, handled, requests, tuple(merge_blocks(blocks)), info)
+            if "pid" in e and e["pid"] not in pids:
+                pids.append(e["pid"])
+        elif kind == "served" and "pid" in e:
+            i = _request_index(e.get("query", ""))
+            if i is not None:
+                served_by[i] = e["pid"]
+        elif kind == "error":
+            errors.append(e.get("message", ""))
+    return Timeline(
+        burst,
+        done,
+        handled,
+        requests,
+        tuple(merge_blocks(blocks)),
+        info,
+        tuple(pids),
+        served_by,
+        {pid: tuple(merge_blocks(b)) for pid, b in by_pid.items()},
+        tuple(errors),
+    )
+
+
+def _request_index(query: str) -> int | None:
+    """`i` from a request's query string (`i=3&w=0.1`); None for the client's warm-up."""
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == "i" and value.isdigit():
+            return int(value)
+    return None
 
 
 def records(tl: Timeline, n: int) -> list[RequestRecord]:
@@ -104,7 +143,27 @@ def records(tl: Timeline, n: int) -> list[RequestRecord]:
     return rows
 
 
-def relative_blocks(tl: Timeline) -> list[tuple[float, float]]:
-    """Loop blocks relative to the burst; those over before it (startup) are dropped."""
+def relative_blocks(tl: Timeline, pid: int | None = None) -> list[tuple[float, float]]:
+    """Loop blocks (of worker `pid` only, if given) relative to the burst; those over before it
+    (startup) are dropped."""
     zero = tl.burst_at or 0.0
-    return [(max(a - zero, 0.0), b - zero) for a, b in tl.blocks if b > zero]
+    blocks = tl.blocks if pid is None else tl.blocks_by_pid.get(pid, ())
+    return [(max(a - zero, 0.0), b - zero) for a, b in blocks if b > zero]
+
+
+TOO_MANY_CLIENTS = "too many clients"  # PostgreSQL's FATAL, as psycopg2's OperationalError says it
+
+
+def service(tl: Timeline, max_connections: int) -> dict[str, Any]:
+    """The Result's `service` record from the workers' own events (sim.result.service_view)."""
+    views = [
+        ProcessView(
+            process=k,
+            requests=tuple(sorted(i for i, p in tl.served_by.items() if p == pid)),
+            loop_blocked=tuple(relative_blocks(tl, pid)),
+            pid=pid,
+        )
+        for k, pid in enumerate(tl.pids)
+    ]
+    refused = sum(TOO_MANY_CLIENTS in message for message in tl.errors)
+    return service_view(views, max_connections, None, refused)

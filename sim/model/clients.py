@@ -1,9 +1,9 @@
 """Clients that fire requests at the model server: external processes or the seed's in-process one.
 
 `external`: a separate process over loopback. Its sends, time-outs and reads never touch the
-server's loop; a request reaches the server as an I/O event, a response ends it at once. It keeps
-connections alive between requests as the harness's shared `httpx.AsyncClient` does, so only a
-request that finds no idle connection opens one (which the server must accept first).
+server's loop; a request reaches the server as an I/O event, a response ends it at once. Which
+connection carries it (kept alive between requests as the harness's shared `httpx.AsyncClient`
+does, or new, which the server must accept first) is `sim.model.dispatch.ClientConnections`'.
 `in-process`: the seed's `request(i)` coroutines on the server's own loop. Each builds an
 `httpx.AsyncClient()` (an SSL context, CPU on the loop), connects, sends, and reads the response
 as another I/O event, racing its read time-out timer by the loop's rules.
@@ -21,46 +21,6 @@ from sim.model.loop import EventLoop, Future
 from sim.model.server import Exchange
 from sim.model.tasks import Coroutine, Task, io_wait, sleep
 from sim.scenario import Scenario
-
-# httpx's keep-alive expiry (httpx 0.14 _client.KEEPALIVE_EXPIRY, httpx 0.28
-# Limits.keepalive_expiry): an idle connection older than this is closed, not reused. uvicorn
-# closes an idle connection at the same age (Config.timeout_keep_alive = 5).
-KEEPALIVE_EXPIRY = 5.0
-# The harness client's warm-up request (validation/client.py warm_up) leaves one connection
-# idle in its pool at time zero.
-WARM_CONNECTIONS = 1
-
-
-class KeepAlive:
-    """httpcore's connection pool as the harness client sizes it (a connection for every
-    request in flight): a request takes the first-opened idle connection not past its expiry,
-    else opens a new one. After a 5xx the server has closed the connection: uvicorn's run_asgi
-    closes the transport when the app raises after its response started, as
-    ServerErrorMiddleware does once it has sent the 500. No count of requests closes one
-    (uvicorn's limit_max_requests is per server, and unset)."""
-
-    def __init__(self, idle_at_start: int) -> None:
-        self._idle: dict[int, float] = dict.fromkeys(range(idle_at_start), 0.0)  # id: since
-        self._opened = idle_at_start
-        self._in_use: dict[int, int] = {}  # exchange: connection id
-
-    def take(self, exchange: Exchange, now: float) -> bool:
-        """Put `exchange` on a connection; True when it has to open a new one."""
-        self._idle = {c: t for c, t in self._idle.items() if now - t <= KEEPALIVE_EXPIRY}
-        opens = not self._idle
-        if opens:
-            connection, self._opened = self._opened, self._opened + 1
-        else:
-            connection = min(self._idle)
-            del self._idle[connection]
-        self._in_use[exchange.i] = connection
-        return opens
-
-    def give_back(self, exchange: Exchange, status: int | None, now: float) -> None:
-        """The response was read (or the client gave up, which closes the connection)."""
-        connection = self._in_use.pop(exchange.i)
-        if status is not None and status < 500:
-            self._idle[connection] = now
 
 
 class ReadTimeout(Exception):
@@ -121,14 +81,13 @@ class ExternalClient:
         scenario: Scenario,
         env: simpy.Environment,
         traffic: Traffic,
-        deliver: Callable[[Exchange, bool], None],
+        deliver: Callable[[Exchange], None],
     ) -> None:
         self.scenario = scenario
         self.env = env
         self.traffic = traffic
         self.deliver = deliver
         self._waiting: dict[int, simpy.Event] = {}
-        self._connections = KeepAlive(WARM_CONNECTIONS)
 
     def start(self) -> None:
         arrival = self.scenario.arrival_spec
@@ -153,7 +112,7 @@ class ExternalClient:
 
     def _send(self, exchange: Exchange) -> None:
         exchange.sent_at = self.env.now
-        self.deliver(exchange, self._connections.take(exchange, self.env.now))
+        self.deliver(exchange)
         if self.scenario.client_timeout is not None:
             self.env.timeout(self.scenario.client_timeout).callbacks.append(
                 lambda _: self._end(exchange, None, ReadTimeout.__name__)
@@ -166,7 +125,6 @@ class ExternalClient:
         if exchange.ended:
             return
         exchange.completed_at, exchange.status, exchange.error = self.env.now, status, error
-        self._connections.give_back(exchange, status, self.env.now)
         waiting = self._waiting.pop(exchange.i, None)
         if waiting is not None:
             waiting.succeed()
@@ -188,7 +146,7 @@ class InProcessClient:
         scenario: Scenario,
         loop: EventLoop,
         traffic: Traffic,
-        deliver: Callable[[Exchange, bool], None],
+        deliver: Callable[[Exchange], None],
     ) -> None:
         self.scenario = scenario
         self.loop = loop
@@ -237,7 +195,7 @@ class InProcessClient:
         exchange.sent_at = env.now  # `client.get(...)` is called (the harness stamps it here)
         yield from io_wait(self.loop, 0.0)  # non-blocking connect: writable on the next poll
         response = self._responses[exchange.i] = self.loop.create_future()
-        self.loop.write(self.deliver, exchange, True)  # each request's own client connects
+        self.loop.write(self.deliver, exchange)  # each request's own client connects anew
         if self.scenario.client_timeout is not None:
             self.loop.call_later(self.scenario.client_timeout, self._expire, response)
         try:

@@ -172,6 +172,11 @@ class EventLoop:
     def create_future(self) -> Future:
         return Future(self)
 
+    @property
+    def polling(self) -> bool:
+        """Between iterations: in (or entering) select(), so a socket ready now is seen now."""
+        return self._iteration_start is None
+
     # -- the loop thread ------------------------------------------------------------------------
     def run_forever(self) -> Generator[simpy.Event, Any, None]:
         while True:
@@ -214,9 +219,22 @@ class EventLoop:
     def _others_first(self) -> Generator[simpy.Event, Any, None]:
         """Let every other thread's work due at this instant run first: the workers woken by
         the GIL release reach their call_soon_threadsafe, sockets ready by now are seen by the
-        poll. The loop is the only thread that waits on others this way, so this ends."""
-        while self.env.peek() <= self.env.now:
-            yield self.env.timeout(0)
+        poll. Of several loops on one clock (server processes) one waits so at a time and the
+        others wait for it: two waiting by yielding would keep each other's turn due forever."""
+        env = self.env
+        waiting: _Yielding | None = getattr(env, _YIELDING, None)
+        if waiting is not None:
+            if waiting.done is None:
+                waiting.done = env.event()
+            yield waiting.done
+            return
+        waiting = _Yielding()
+        setattr(env, _YIELDING, waiting)
+        while env.peek() <= env.now:
+            yield env.timeout(0)
+        setattr(env, _YIELDING, None)
+        if waiting.done is not None:
+            waiting.done.succeed()
 
     def _run_once(self) -> Generator[simpy.Event, Any, None]:
         env, ready, scheduled = self.env, self._ready, self._scheduled
@@ -329,6 +347,18 @@ class EventLoop:
             else:
                 merged.append((start, end))
         return merged
+
+
+_YIELDING = "_pss_loop_yielding"  # the Environment's loop now letting others go first
+
+
+class _Yielding:
+    """A loop letting same-instant work go first; `done` fires for loops that wait on it."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: simpy.Event | None = None
 
 
 def _end(interval: tuple[float, float]) -> float:

@@ -21,11 +21,20 @@ import simpy
 from sim.jitter import Cost, as_cost
 from sim.model.cpu import cpu
 from sim.model.loop import EventLoop, Future
+from sim.model.postgres import Postgres
 from sim.model.tasks import io_wait
 
 
-class PoolTimeout(Exception):
-    """sqlalchemy.exc.TimeoutError: the request that raised it gets HTTP 500."""
+class CheckoutError(Exception):
+    """A checkout that raised: the request that asked gets HTTP 500."""
+
+
+class PoolTimeout(CheckoutError):
+    """sqlalchemy.exc.TimeoutError: no connection came back within pool_timeout."""
+
+
+class TooManyClients(CheckoutError):
+    """sqlalchemy.exc.OperationalError from psycopg2's connect: PostgreSQL refused it."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class QueuePool:
         timeout: float,
         connect_time: float | Cost,
         warmup_time: float = 0.0,
+        database: Postgres | None = None,
     ) -> None:
         self.env = env
         self.pool_size = pool_size
@@ -54,6 +64,7 @@ class QueuePool:
         # SQLAlchemy runs dialect.initialize once, on the first connection ever opened (the
         # engine's `first_connect` listener); the first request also pays first compiles.
         self._warmup = warmup_time
+        self.database = database  # None: no limit on the server's side
         self._idle: deque[Connection] = deque()
         self._overflow = -pool_size
         self._waiters: deque[Waiter] = deque()
@@ -71,6 +82,8 @@ class QueuePool:
         """A pool that has served before: `idle` connections queued, first_connect done."""
         self._warmup = 0.0
         for _ in range(idle):
+            if self.database is not None:
+                self.database.admit()
             self._overflow += 1
             self._idle.append(self._opened())
         self.max_idle = max(self.max_idle, len(self._idle))
@@ -81,6 +94,9 @@ class QueuePool:
         if conn is not None:
             return conn
         if self._inc_overflow():
+            if not self._admitted():
+                yield from cpu(self.env, self.connect_time.draw())
+                raise self._refused()
             yield from cpu(self.env, self.connect_time.draw() + self._take_warmup())
             return self._opened()
         event = self.env.event()
@@ -99,6 +115,9 @@ class QueuePool:
         if conn is not None:
             return conn
         if self._inc_overflow():
+            if not self._admitted():
+                yield from io_wait(loop, self.connect_time.draw())
+                raise self._refused()
             yield from cpu(self.env, self._take_warmup())  # initialize runs under greenlet_spawn
             yield from io_wait(loop, self.connect_time.draw())
             return self._opened()
@@ -126,6 +145,8 @@ class QueuePool:
             self.max_idle = max(self.max_idle, len(self._idle))
         else:
             self._overflow -= 1
+            if self.database is not None:
+                self.database.release()  # the overflow connection is closed
 
     @property
     def connections(self) -> int:
@@ -144,6 +165,15 @@ class QueuePool:
         self._overflow += 1
         self._checked_out()
         return True
+
+    def _admitted(self) -> bool:
+        return self.database is None or self.database.admit()
+
+    def _refused(self) -> TooManyClients:
+        """QueuePool._do_get: `_dec_overflow()` under safe_reraise, then the connect's error."""
+        self._overflow -= 1
+        self.checkedout -= 1
+        return TooManyClients("FATAL:  sorry, too many clients already")
 
     def _take_warmup(self) -> float:
         warmup, self._warmup = self._warmup, 0.0

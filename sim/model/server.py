@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sim.model.costs import Costs
 from sim.model.cpu import cpu
 from sim.model.loop import EventLoop
-from sim.model.pool import PoolTimeout, QueuePool
+from sim.model.pool import CheckoutError, QueuePool
 from sim.model.session import Session
 from sim.model.tasks import Coroutine, Task, sleep
 from sim.model.threads import Threads
@@ -128,7 +128,7 @@ class Server:
         yield from self.threads.run_sync(_no_work)  # get_db() up to `yield db`, in a worker
         try:
             yield from session.execute()
-        except PoolTimeout:
+        except CheckoutError:
             return 500
         self._handled(exchange)
         yield from sleep(self.loop, self._awaited(exchange))
@@ -147,7 +147,7 @@ class Server:
         def endpoint() -> Coroutine:
             try:
                 yield from session.execute()
-            except PoolTimeout:
+            except CheckoutError:
                 return 500
             self._handled(exchange)
             yield from cpu(env, self._work(exchange.i))
@@ -160,7 +160,7 @@ class Server:
         """AsyncSession from an `async def get_db()`: the checkout wait is awaited."""
         try:
             yield from session.execute_async(self.loop)
-        except PoolTimeout:
+        except CheckoutError:
             return 500
         self._handled(exchange)
         yield from sleep(self.loop, self._awaited(exchange))

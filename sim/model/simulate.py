@@ -1,18 +1,32 @@
-"""Assemble loop, pool, threads, server and clients for a Scenario, run it, return its Result."""
+"""Assemble loop, pool, threads, server and clients for a Scenario, run it, return its Result.
+
+`--processes N` builds N such servers (each its own loop, threads and pools) behind one
+listening socket (sim/model/dispatch.py), all connecting to one PostgreSQL (sim/model/postgres.py).
+"""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import simpy
 
 from sim.model.clients import ExternalClient, InProcessClient, Traffic
 from sim.model.costs import Costs, run_costs
+from sim.model.dispatch import ClientConnections, ListeningSocket, ServerProcess
 from sim.model.loop import EventLoop
 from sim.model.pool import QueuePool
+from sim.model.postgres import Postgres
 from sim.model.server import ENGINE, Exchange, Server
 from sim.model.threads import CapacityLimiter, ThreadPoolExecutor, Threads
-from sim.result import BLOCK_MIN, RequestRecord, Result, build_result
+from sim.result import (
+    BLOCK_MIN,
+    ProcessView,
+    RequestRecord,
+    Result,
+    build_result,
+    service_view,
+)
 from sim.scenario import Scenario
 
 
@@ -45,19 +59,32 @@ def simulate(scenario: Scenario) -> Result:
 
 @dataclass(eq=False)
 class Model:
-    """One server and its client, wired; the caller starts the client, then the loop thread
-    (`env.process(loop.run_forever())`): `run_model` and the risk estimators' episodes."""
+    """The servers and their client, wired; the caller starts the client, then every loop
+    thread (`start_loops`): `run_model` and the risk estimators' episodes."""
 
     env: simpy.Environment
-    loop: EventLoop
-    pool: QueuePool  # the pool of the scenario's own --endpoint
+    loop: EventLoop  # the first process's
+    pool: QueuePool  # the first process's pool of the scenario's own --endpoint
     traffic: Traffic
     client: ExternalClient | InProcessClient
+    processes: list[ServerProcess]
+    database: Postgres
+    pools: list[QueuePool]  # each process's pool of the scenario's own --endpoint
+
+    def start_loops(self) -> None:
+        for process in self.processes:
+            self.env.process(process.loop.run_forever())
 
 
-def assemble(scenario: Scenario) -> Model:
-    env = simpy.Environment()
-    costs = run_costs(scenario)
+def _server_process(
+    scenario: Scenario,
+    env: simpy.Environment,
+    database: Postgres,
+    traffic: Traffic,
+    costs: Costs,
+    index: int,
+) -> tuple[ServerProcess, dict[str, QueuePool]]:
+    """One worker: a loop, its threads, and a pool per engine its endpoint styles use."""
     libuv = scenario.profile.libuv if scenario.loop == "uvloop" else None
     loop = EventLoop(env, scenario.loop, scenario.callback_cpu, libuv)
     replay = scenario.arrival_spec.replay
@@ -72,46 +99,79 @@ def assemble(scenario: Scenario) -> Model:
             scenario.pool_timeout,
             costs.connect_time,
             scenario.warmup_time,
+            database,
         )
         for engine in sorted({ENGINE[style] for style in styles})
     }
     threads, teardown_threads = make_threads(scenario, loop, costs)
-    traffic = Traffic(env)
     server = Server(scenario, loop, pools, threads, teardown_threads, traffic.settle, costs)
+    return ServerProcess(index, loop, server), pools
 
-    def deliver(exchange: Exchange, new_connection: bool) -> None:
-        """The request's bytes reach the server: on a kept-alive connection's socket, or with a
-        new connection in the listening socket's backlog."""
-        if new_connection:
-            loop.connect(server.data_received, exchange)
-        else:
-            loop.add_io_event(server.data_received, exchange)
 
+def assemble(scenario: Scenario) -> Model:
+    env = simpy.Environment()
+    database = Postgres(scenario.max_connections)
+    traffic = Traffic(env)
+    costs = run_costs(scenario)
+    built = [
+        _server_process(scenario, env, database, traffic, costs, k)
+        for k in range(scenario.processes)
+    ]
+    processes = [process for process, _ in built]
+    pools = [engines[ENGINE[scenario.endpoint]] for _, engines in built]
+    first = processes[0]
     if scenario.client == "external":
-        client: ExternalClient | InProcessClient = ExternalClient(scenario, env, traffic, deliver)
+        rng = random.Random(f"split:{scenario.seed}")
+        weights = scenario.split_spec.draw(scenario.processes, rng)
+        connections = ClientConnections(
+            scenario.client_connections,
+            ListeningSocket(processes, weights, rng),
+            lambda: env.now,
+            lambda exchange: _abandoned(traffic, exchange),
+            scenario.profile.client_reuses_oldest,
+            rng,
+        )
+        client: ExternalClient | InProcessClient = ExternalClient(
+            scenario, env, traffic, connections.send
+        )
     else:
-        client = InProcessClient(scenario, loop, traffic, deliver)
-    return Model(env, loop, pools[ENGINE[scenario.endpoint]], traffic, client)
+        client = InProcessClient(scenario, first.loop, traffic, first.accept)
+    return Model(env, first.loop, pools[0], traffic, client, processes, database, pools)
+
+
+def _abandoned(traffic: Traffic, exchange: Exchange) -> None:
+    """A request the client gave up before it was sent: the server never sees it."""
+    exchange.served = True
+    traffic.settle(exchange)
 
 
 def run_model(scenario: Scenario) -> tuple[Result, Observations]:
     model = assemble(scenario)
     model.client.start()
-    model.env.process(model.loop.run_forever())
+    model.start_loops()
     model.env.run(until=model.traffic.finished)
     records = [
         RequestRecord(e.i, e.sent_at, e.handled_at, e.completed_at, e.status, e.error)
         for e in model.traffic.exchanges
     ]
+    views = [
+        ProcessView(p.index, tuple(p.requests), tuple(p.loop.blocked_intervals(BLOCK_MIN)))
+        for p in model.processes
+    ]
+    database = model.database
+    service = None
+    if scenario.processes > 1 or database.refused:
+        service = service_view(views, database.max_connections, database.peak, database.refused)
     result = build_result(
         scenario.to_params(),
         records,
-        model.loop.blocked_intervals(BLOCK_MIN),
+        sorted(block for view in views for block in view.loop_blocked),
         scenario.freeze_threshold,
+        service=service,
     )
     observed = Observations(
-        max_checkedout=model.pool.max_checkedout,
-        max_idle=model.pool.max_idle,
-        connections_at_end=model.pool.connections,
+        max_checkedout=max(pool.max_checkedout for pool in model.pools),
+        max_idle=max(pool.max_idle for pool in model.pools),
+        connections_at_end=sum(pool.connections for pool in model.pools),
     )
     return result, observed

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from sim.errors import ScenarioError
 from sim.model.simulate import assemble
 from sim.result import BLOCK_MIN
 from sim.scenario import Scenario
@@ -72,6 +73,10 @@ def run_episode(
 ) -> Episode:
     """`after`: the replayed past ends there; no level, floor or mark counts before it.
     `importance` ranks states for `level` and `marks`; without it neither is looked at."""
+    if scenario.processes > 1:
+        raise ScenarioError(
+            "--processes: the risk estimators follow one process; use sim run --replications"
+        )
     model = assemble(scenario)
     env, loop, pool = model.env, model.loop, model.pool
     if scenario.pool_size:

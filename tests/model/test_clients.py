@@ -8,8 +8,7 @@ import pytest
 
 from sim.errors import ScenarioError
 from sim.model import simulate
-from sim.model.clients import KEEPALIVE_EXPIRY, KeepAlive, send_times
-from sim.model.server import Exchange
+from sim.model.clients import send_times
 from sim.scenario import Scenario
 
 from .test_server import ROUND, timeline
@@ -137,33 +136,3 @@ def test_closed_loop_that_could_never_advance_time_is_refused():
     # A user with no think time and no awaited work could send forever at t = 0.
     with pytest.raises(ScenarioError, match="^--think-time must be > 0 with --arrival closed"):
         Scenario.create(arrival="closed:1", think_time=0, async_work=0)
-
-
-def _exchanges(n: int) -> list[Exchange]:
-    return [Exchange(i, reply=lambda *_: None) for i in range(n)]
-
-
-def test_the_harness_client_sends_first_on_its_warm_connection_then_opens_new_ones():
-    # The warm-up request leaves one idle connection; a burst needs one per request in flight.
-    pool = KeepAlive(idle_at_start=1)
-    assert [pool.take(e, 0.0) for e in _exchanges(3)] == [False, True, True]
-
-
-def test_a_connection_is_kept_after_a_200_but_not_after_a_5xx_nor_past_its_expiry():
-    a, b, c, d = _exchanges(4)
-    pool = KeepAlive(idle_at_start=0)
-    assert pool.take(a, 0.0)
-    pool.give_back(a, 200, 1.0)
-    assert not pool.take(b, 1.0 + KEEPALIVE_EXPIRY)  # idle exactly the expiry: still kept
-    pool.give_back(b, 500, 7.0)  # uvicorn closes the transport after the app raised
-    assert pool.take(c, 7.1)
-    pool.give_back(c, 200, 8.0)
-    assert pool.take(d, 8.0 + KEEPALIVE_EXPIRY + 0.01)
-
-
-def test_a_client_that_timed_out_does_not_reuse_its_connection():
-    a, b = _exchanges(2)
-    pool = KeepAlive(idle_at_start=0)
-    pool.take(a, 0.0)
-    pool.give_back(a, None, 0.5)  # ReadTimeout: httpx closes the connection
-    assert pool.take(b, 0.6)

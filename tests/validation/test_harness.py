@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from sim.model import simulate
 from validation import runner
 from validation.agreement import Check, checks
 from validation.arrivals import poisson_times
 from validation.cases import CASES
-from validation.compare import model_scenario, scenario_for
+from validation.compare import measured_scenario, model_scenario, scenario_for
 from validation.envs import ensure_env
 from validation.errors import HarnessUnavailable
 from validation.postgres import database
@@ -241,3 +242,27 @@ def test_nothing_is_left_running_after_a_run_that_fails_half_way(monkeypatch):
             pytest.skip(str(exc))
     assert len(seen["pids"]) >= 3  # server, client, postmaster at least
     assert [p for p in seen["pids"] if pid_alive(p)] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_two_workers_each_read_their_own_requests_and_refusals_are_counted(db, stack):
+    """uvicorn --workers 2: every request is read by one of the two workers (by its pid), and
+    a PostgreSQL with room for fewer connections than the burst needs refuses the rest, each a
+    500, as the model counts them."""
+    _env_or_skip(stack)
+    scenario = scenario_for(stack, CASES[0]).replace(
+        processes=2, requests=12, pool_size=10, max_overflow=0, max_connections=6
+    )
+    result = runner.run(scenario, db).result
+    service = result.service
+    assert service is not None and len(service["processes"]) == 2
+    read = sorted(i for p in service["processes"] for i in p["requests"])
+    assert read == list(range(12))
+    # 6 connections for 12 requests that each hold one through their 0.1 s of work: 6 refused
+    # whatever the split, since no pool runs dry before PostgreSQL does; 7 if one worker read
+    # nothing, its start-up connection (create_all) idle in its pool all along, which the
+    # model's empty pools do not hold (sim/model/postgres.py).
+    refused = service["refused_connections"]
+    assert refused == result.summary.server_errors
+    assert refused == (7 if min(len(p["requests"]) for p in service["processes"]) == 0 else 6)
+    assert simulate(measured_scenario(result)).service["refused_connections"] == 6

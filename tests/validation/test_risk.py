@@ -84,10 +84,10 @@ def test_stored_summaries_are_derived_again_from_the_timeline(tmp_path):
 
 
 def test_risk_cases_stay_out_of_compares_set_and_all_but_one_share_the_seeds_pool():
-    from validation.cases import CASES, LONG_CASES
+    from validation.cases import CASES, FREEZE_CASES, LONG_CASES
 
-    every = RISK_CASES + LONG_CASES
-    assert not {c.name for c in every} & {c.name for c in CASES}
+    every = FREEZE_CASES + LONG_CASES
+    assert not {c.name for c in RISK_CASES + LONG_CASES} & {c.name for c in CASES}
     pools = {c.name: (c.overrides["pool_size"], c.overrides["max_overflow"]) for c in every}
     assert {name for name, pool in pools.items() if pool != (5, 10)} == {"risk-small"}
     assert pools["risk-small"] == (2, 3)
@@ -96,6 +96,19 @@ def test_risk_cases_stay_out_of_compares_set_and_all_but_one_share_the_seeds_poo
         assert o["client"] == "external"
         assert o["freeze_threshold"] < o["pool_timeout"]
         assert o["pool_timeout"] + o["async_work"] < CUT_OFF_GRACE
+
+
+def test_process_cases_run_several_processes_and_their_cut_off_outlasts_the_worst_drain():
+    from validation.cases import PROCESS_CASES
+    from validation.compare import scenario_for
+
+    for case in PROCESS_CASES:
+        scenario = scenario_for("modern", case)
+        assert scenario.processes == 2 and scenario.client == "external"
+        assert scenario.freeze_threshold < scenario.pool_timeout
+        if scenario.arrival == "burst":  # every request timing out in turn on one process
+            worst = (scenario.requests - scenario.capacity) * scenario.pool_timeout
+            assert scenario.duration + CUT_OFF_GRACE > worst
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sim.result import RequestRecord
-from validation.serverlog import parse_events, records, relative_blocks, timeline
+from validation.serverlog import parse_events, records, relative_blocks, service, timeline
 
 
 def _line(kind: str, **fields) -> str:
@@ -90,3 +92,34 @@ def test_a_freeze_in_progress_is_reported_so_far_and_merged_into_the_final_block
         _line("blocked", start=101.0, end=102.3),  # the answer
     ]
     assert timeline(parse_events(log)).blocks == ((101.0, 102.3),)
+
+
+WORKERS_LOG = [
+    _line("ready", pid=11),
+    _line("ready", pid=12),
+    _line("burst", t=100.0),
+    _line("blocked", start=100.1, end=102.1, pid=11),
+    _line("blocked", start=100.2, end=104.2, pid=12),
+    _line("served", t=100.3, query="i=0", pid=12),
+    _line("served", t=100.4, query="i=1&w=0.1", pid=11),
+    _line("served", t=99.0, query="", pid=11),  # the client's warm-up
+    _line(
+        "error",
+        type="OperationalError",
+        message="(psycopg2.OperationalError) connection "
+        "to server failed: FATAL:  sorry, too many clients already",
+        pid=11,
+    ),  # fmt: skip
+    _line("error", type="TimeoutError", message="QueuePool limit of size 5 overflow 10", pid=12),
+]
+
+
+def test_each_workers_requests_and_blocks_are_told_apart_by_pid():
+    tl = timeline(parse_events(WORKERS_LOG))
+    assert tl.pids == (11, 12)
+    view = service(tl, max_connections=20)
+    assert [(p["pid"], p["requests"]) for p in view["processes"]] == [(11, [1]), (12, [0])]
+    assert view["processes"][0]["loop_blocked"] == [[0.1, 2.1]]
+    assert relative_blocks(tl, 12) == [(pytest.approx(0.2), pytest.approx(4.2))]
+    assert view["refused_connections"] == 1  # the pool's time-out is not a refusal
+    assert view["max_connections"] == 20 and view["peak_connections"] is None
