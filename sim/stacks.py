@@ -30,6 +30,18 @@ class Libuv:
 
 
 @dataclass(frozen=True)
+class FullCollection:
+    """CPython's generation-2 garbage collection on the loop thread, by requests served: its
+    trigger counts allocations (gcmodule.c collect_generations: ten generation-1 collections
+    and survivors pending over a quarter of the long-lived objects), which steady traffic makes
+    per request; it holds the thread for a time that grows with the live objects it walks."""
+
+    first: int  # requests before the first (start-up's objects pending promotion)
+    every: int  # requests between the later ones
+    seconds: float  # how long one holds the loop thread
+
+
+@dataclass(frozen=True)
 class StackProfile:
     name: str
     # Worker threads that run sync dependencies and `def` endpoints.
@@ -74,6 +86,10 @@ class StackProfile:
     # measured by calibrate (sim/stack_jitter.py holds the copy); None before it is measured.
     cost_shapes: dict[str, tuple[float, ...]] | None
     sleep_overshoot: tuple[float, ...] | None
+    # Full collections, paid with jitter on: the app's PSS_GC=1 events in
+    # validation/results/stall/<stack>/ (`python -m validation.stall`, 60 s at 60 req/s on 20+10):
+    # the first's request count, the gap between the first two, the median length.
+    full_collection: FullCollection
     # Which idle kept-alive connection the client's httpx reuses: httpcore 1.0's
     # `_assign_requests_to_connections` the oldest; httpcore 0.10's `_get_connection_from_pool`
     # walks a set of connections, so an arbitrary one (drawn at random in the model).
@@ -115,6 +131,7 @@ STACKS: dict[str, StackProfile] = {
         callbacks_per_request=21,
         cost_shapes=COST_SHAPES.get("era2020"),
         sleep_overshoot=SLEEP_OVERSHOOT.get("era2020"),
+        full_collection=FullCollection(first=1687, every=1895, seconds=0.0324),
         client_reuses_oldest=False,
         split="dirichlet:2.6",  # validation/results/risk/era2020/procs-burst, 6 runs
     ),
@@ -144,6 +161,7 @@ STACKS: dict[str, StackProfile] = {
         callbacks_per_request=22,
         cost_shapes=COST_SHAPES.get("modern"),
         sleep_overshoot=SLEEP_OVERSHOOT.get("modern"),
+        full_collection=FullCollection(first=392, every=2678, seconds=0.0554),
         split="dirichlet:4.4",  # validation/results/risk/modern/procs-burst, 8 runs
     ),
 }

@@ -14,7 +14,7 @@ from sim.jitter import JITTERED, LEVELS, Cost, check_quantiles, quantile, stream
 from sim.model import simulate
 from sim.model.costs import run_costs
 from sim.scenario import Scenario
-from sim.stacks import STACKS
+from sim.stacks import STACKS, FullCollection
 from validation.calibrate import jitter_profile, keep_costs, profile_path
 
 FLAT = tuple(1.0 for _ in LEVELS)
@@ -37,13 +37,18 @@ def test_drawn_costs_have_the_calibrated_quantiles():
         assert np.mean(draws <= 0.005 * ratio) == pytest.approx(level, abs=0.012), level
 
 
-def test_a_constant_distribution_draws_the_plain_number_and_the_same_result(monkeypatch):
+def _flat(monkeypatch, collection: FullCollection) -> None:
     flat = dataclasses.replace(
         STACKS["modern"],
         cost_shapes=dict.fromkeys(JITTERED, FLAT),
         sleep_overshoot=tuple(0.0 for _ in LEVELS),
+        full_collection=collection,
     )
     monkeypatch.setitem(stacks.STACKS, "modern", flat)
+
+
+def test_a_constant_distribution_draws_the_plain_number_and_the_same_result(monkeypatch):
+    _flat(monkeypatch, FullCollection(first=0, every=1, seconds=0.0))
     assert Cost(0.0045, FLAT, "s").draw() == 0.0045
     off = simulate(Scenario.create(**EDGE, seed=4))
     on = simulate(Scenario.create(**EDGE, seed=4, jitter="on"))
@@ -52,13 +57,24 @@ def test_a_constant_distribution_draws_the_plain_number_and_the_same_result(monk
     assert on.summary == off.summary
 
 
+def test_a_full_collection_holds_the_loop_at_its_requests(monkeypatch):
+    """Collections at requests 10, 110 and 210 of ~275, on a pool that never waits: three loop
+    blocks of at least 0.3 s (on the edge's 5+10 each would start a freeze)."""
+    _flat(monkeypatch, FullCollection(first=10, every=100, seconds=0.3))
+    result = simulate(Scenario.create(**EDGE, seed=4, jitter="on", pool_size=40))
+    assert len(result.requests) < 310
+    assert sum(b - a >= 0.3 for a, b in result.loop_blocked) == 3
+
+
 def test_jitter_off_keeps_params_and_draws_nothing():
     scenario = Scenario.create(**EDGE)
     assert "jitter" not in scenario.to_params()
     costs = run_costs(scenario)
     assert costs.connect_time.draw() == scenario.connect_time
     assert costs.sleep_overshoot.draw() == 0.0
-    assert not any(c.jittered for c in dataclasses.astuple(costs))
+    drawn = (costs.connect_time, costs.thread_handoff, costs.request_cpu, costs.query_time)
+    assert not any(c.jittered for c in drawn)
+    assert [costs.collections.due() for _ in range(3000)] == [0.0] * 3000
 
 
 def test_same_seed_same_result_and_jitter_moves_it_between_seeds():

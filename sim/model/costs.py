@@ -8,6 +8,25 @@ from dataclasses import dataclass
 from sim.distributions import Constant
 from sim.jitter import Cost, stream
 from sim.scenario import Scenario
+from sim.stacks import FullCollection
+
+
+class FullCollections:
+    """The loop thread's full garbage collections (StackProfile.full_collection), counted by
+    requests received: `due()` is the seconds of the one this request triggers, else 0."""
+
+    __slots__ = ("first", "every", "seconds", "_received")
+
+    def __init__(self, collection: FullCollection | None) -> None:
+        self.first = collection.first if collection else 0
+        self.every = collection.every if collection else 1
+        self.seconds = collection.seconds if collection else 0.0
+        self._received = 0
+
+    def due(self) -> float:
+        self._received += 1
+        since = self._received - self.first
+        return self.seconds if since >= 0 and since % self.every == 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -17,6 +36,7 @@ class Costs:
     request_cpu: Cost  # a request's loop CPU over request_cpu, one draw per request
     query_time: Cost  # a query's time over its value, one draw per query
     sleep_overshoot: Cost  # seconds an asyncio.sleep returns late (early, below 0, on uvloop)
+    collections: FullCollections  # none with jitter off
 
 
 def run_costs(scenario: Scenario) -> Costs:
@@ -43,6 +63,7 @@ def run_costs(scenario: Scenario) -> Costs:
             if on
             else Cost(0.0)
         ),
+        collections=FullCollections(profile.full_collection if on else None),
     )
 
 

@@ -85,7 +85,8 @@ class Server:
     def data_received(self, exchange: Exchange) -> Coroutine:
         """httptools_impl.HttpToolsProtocol.on_message_complete -> loop.create_task(run_asgi)."""
         exchange.cpu_scale = self.costs.request_cpu.draw()
-        yield from cpu(self.loop.env, self._cpu["parse"] * exchange.cpu_scale)
+        collection = self.costs.collections.due()  # a full gc lands on this request's parse
+        yield from cpu(self.loop.env, self._cpu["parse"] * exchange.cpu_scale + collection)
         Task(self.loop, self._run_asgi(exchange))
 
     def _run_asgi(self, exchange: Exchange) -> Coroutine:
