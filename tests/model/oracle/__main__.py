@@ -141,21 +141,26 @@ def regenerate() -> int:
             continue
         seen.add(key)
         entries.append({"source": source, "params": params, "sha256": digest(scenario)})
-    moved = _moved(load(), entries)
+    moved, gone = _moved(load(), entries)
     _write(CORPUS, json.dumps(entries, indent=0) + "\n")
     print(f"{len(entries)} scenarios pinned in {CORPUS.relative_to(ROOT)}")
     for source, count in sorted(moved.items()):
         print(f"  {count} moved: {source}")
+    for source, count in sorted(gone.items()):
+        print(f"  {count} no longer drawn: {source}")
     return 0
 
 
-def _moved(old: list[Entry], new: list[dict]) -> Counter[str]:
+def _moved(old: list[Entry], new: list[dict]) -> tuple[Counter[str], Counter[str]]:
     """Per source kind (the source without its '#n'), how many scenarios pinned before have
-    another digest now, or are gone: what the commit must explain."""
+    another digest now (what the commit must explain), and how many are no longer in the
+    corpus (hypothesis may draw other examples once the strategies or Scenario change)."""
     before = {json.dumps(e.params, sort_keys=True): e.sha256 for e in old}
     after = {json.dumps(e["params"], sort_keys=True): e["sha256"] for e in new}
     kinds = {json.dumps(e.params, sort_keys=True): _kind(e.source) for e in old}
-    return Counter(kinds[key] for key, sha in before.items() if after.get(key) != sha)
+    moved = Counter(kinds[k] for k, sha in before.items() if k in after and after[k] != sha)
+    gone = Counter(kinds[k] for k in before if k not in after)
+    return moved, gone
 
 
 def _kind(source: str) -> str:
