@@ -289,6 +289,7 @@ PROCESS_CASES: tuple[Case, ...] = (
     _case(
         "procs-poisson",
         "2 processes, 1+1 each, Poisson 5 req/s for 10 s: past one process's collapse (~3)",
+        hold_out=True,
         **STEADY,
         processes=2,
         arrival="poisson:5",
@@ -297,6 +298,7 @@ PROCESS_CASES: tuple[Case, ...] = (
     _case(
         "procs-max-connections",
         "2 processes x (5+10) on max_connections 20, a burst of 40: refused connects are 500s",
+        hold_out=True,
         processes=2,
         requests=40,
         max_connections=20,
