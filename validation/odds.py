@@ -25,7 +25,7 @@ from sim.risk.replications import replication_seed, risk_of
 from validation.agreement import Exposure, LongRow, OddsRow, SameSeedRow
 from validation.cases import COLD_START, LONG_CASES, RISK_CASES
 from validation.compare import measured_scenario, model_scenario, predict
-from validation.risk import RISK_RESULTS, SAME_SEED_RESULTS, stored_runs
+from validation.risk import RISK_RESULTS, SAME_SEED_RESULTS, cases_with_runs
 
 MANY = 200
 LONG_MANY = 20  # the model's cold-started long runs: ~5 s of CPU each at 600 s
@@ -103,12 +103,9 @@ def odds_rows(
 ) -> list[OddsRow]:
     """A row for every risk case with stored runs on each stack."""
     rows = []
-    for stack in stacks:
-        for case in RISK_CASES:
-            runs = stored_runs(stack, case.name, root)
-            if runs:
-                log(f"{stack}/{case.name}: the model on {len(runs)} runs and {MANY} seeds")
-                rows.append(odds_row(stack, case.name, case.what, runs, hold_out=case.hold_out))
+    for stack, case, runs in cases_with_runs(stacks, RISK_CASES, root):
+        log(f"{stack}/{case.name}: the model on {len(runs)} runs and {MANY} seeds")
+        rows.append(odds_row(stack, case.name, case.what, runs, hold_out=case.hold_out))
     return rows
 
 
@@ -138,12 +135,9 @@ def same_seed_rows(
     stacks: Sequence[str], root: Path = SAME_SEED_RESULTS, log: Callable[[str], None] = print
 ) -> list[SameSeedRow]:
     rows = []
-    for stack in stacks:
-        for case in RISK_CASES:
-            runs = stored_runs(stack, case.name, root)
-            if runs:
-                log(f"{stack}/{case.name}: the model on one schedule replayed {len(runs)} times")
-                rows.append(same_seed_row(stack, case.name, runs))
+    for stack, case, runs in cases_with_runs(stacks, RISK_CASES, root):
+        log(f"{stack}/{case.name}: the model on one schedule replayed {len(runs)} times")
+        rows.append(same_seed_row(stack, case.name, runs))
     return rows
 
 
@@ -199,10 +193,7 @@ def long_rows(
     stacks: Sequence[str], root: Path = RISK_RESULTS, log: Callable[[str], None] = print
 ) -> list[LongRow]:
     rows = []
-    for stack in stacks:
-        for case in LONG_CASES:
-            runs = stored_runs(stack, case.name, root)
-            if runs:
-                log(f"{stack}/{case.name}: {len(runs)} long runs, the model on {LONG_MANY} seeds")
-                rows.append(long_row(stack, case.name, case.what, runs))
+    for stack, case, runs in cases_with_runs(stacks, LONG_CASES, root):
+        log(f"{stack}/{case.name}: {len(runs)} long runs, the model on {LONG_MANY} seeds")
+        rows.append(long_row(stack, case.name, case.what, runs))
     return rows

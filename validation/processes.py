@@ -24,7 +24,7 @@ from sim.risk.replications import replication_seed
 from validation.cases import PROCESS_CASES
 from validation.compare import measured_scenario, model_scenario, predict
 from validation.odds import root_seed
-from validation.risk import RISK_RESULTS, stored_runs
+from validation.risk import RISK_RESULTS, cases_with_runs, stored_runs
 
 MANY = 200
 TUNED = ("procs-burst",)  # the split's concentration was fitted on these; the rest are hold-outs
@@ -145,12 +145,9 @@ def process_rows(
     stacks: Sequence[str], root: Path = RISK_RESULTS, log: Callable[[str], None] = print
 ) -> list[ProcessRow]:
     rows = []
-    for stack in stacks:
-        for case in PROCESS_CASES:
-            runs = stored_runs(stack, case.name, root)
-            if runs:
-                log(f"{stack}/{case.name}: the model on {len(runs)} runs and {MANY} seeds")
-                rows.append(process_row(stack, case.name, case.what, runs))
+    for stack, case, runs in cases_with_runs(stacks, PROCESS_CASES, root):
+        log(f"{stack}/{case.name}: the model on {len(runs)} runs and {MANY} seeds")
+        rows.append(process_row(stack, case.name, case.what, runs))
     return rows
 
 

@@ -14,7 +14,7 @@ decided by then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from sim.errors import ScenarioError
@@ -99,6 +99,17 @@ def stored_runs(stack: str, case: str, root: Path = RISK_RESULTS) -> list[tuple[
     folder = root / stack / case
     paths = sorted(folder.glob("*.json"), key=lambda p: int(p.stem)) if folder.is_dir() else []
     return [(p, load_measured(p)) for p in paths]
+
+
+def cases_with_runs(
+    stacks: Sequence[str], cases: Sequence[Case], root: Path = RISK_RESULTS
+) -> Iterator[tuple[str, Case, list[tuple[Path, Result]]]]:
+    """(stack, case, its stored runs) for every case with runs stored on each stack."""
+    for stack in stacks:
+        for case in cases:
+            runs = stored_runs(stack, case.name, root)
+            if runs:
+                yield stack, case, runs
 
 
 def measured_risk(results: Sequence[Result]) -> Risk:
