@@ -75,9 +75,10 @@ class Cost:
         return self.value * quantile(self._shape, self._rng.random())  # type: ignore[union-attr]
 
 
-def stream(name: str, seed: int) -> str:
-    """The seed of `name`'s own stream in the run seeded `seed`."""
-    return f"jitter:{name}:{seed}"
+def stream(name: str, seed: int, process: int = 0) -> str:
+    """The seed of `name`'s own stream in the run seeded `seed`, in server process `process`
+    (the first process's is the one-process run's)."""
+    return f"jitter:{name}:{seed}" + (f":{process}" if process else "")
 
 
 def as_cost(value: float | Cost) -> Cost:

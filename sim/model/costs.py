@@ -1,5 +1,6 @@
-"""The costs one run pays, as Cost objects: fixed with jitter off, drawn from the stack's
-calibrated shapes (sim/jitter.py) on their own streams of the run's seed with jitter on."""
+"""The costs one server process pays, as Cost objects: fixed with jitter off, drawn from the
+stack's calibrated shapes (sim/jitter.py) on their own streams of the run's seed with jitter on.
+Each process has its own: its own interpreter collects its own garbage, by its own requests."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class Costs:
     collections: FullCollections  # none with jitter off
 
 
-def run_costs(scenario: Scenario) -> Costs:
+def run_costs(scenario: Scenario, process: int = 0) -> Costs:
     on = scenario.jitter == "on"
     profile = scenario.profile
     shapes = profile.cost_shapes or {}
@@ -48,7 +49,7 @@ def run_costs(scenario: Scenario) -> Costs:
     def cost(name: str, value: float) -> Cost:
         if not on:
             return Cost(value)
-        return Cost(value, shapes[name], stream(name, seed))
+        return Cost(value, shapes[name], stream(name, seed, process))
 
     # Jitter spreads the calibrated SELECT's time; a drawn or replayed query time is the
     # request's own and is taken as given.
@@ -59,7 +60,9 @@ def run_costs(scenario: Scenario) -> Costs:
         request_cpu=cost("request_cpu", 1.0),
         query_time=cost("query_time", 1.0) if query_spread else Cost(1.0),
         sleep_overshoot=(
-            Cost(1.0, profile.sleep_overshoot, stream("sleep_overshoot", seed), signed=True)
+            Cost(
+                1.0, profile.sleep_overshoot, stream("sleep_overshoot", seed, process), signed=True
+            )
             if on
             else Cost(0.0)
         ),

@@ -81,10 +81,11 @@ def _server_process(
     env: simpy.Environment,
     database: Postgres,
     traffic: Traffic,
-    costs: Costs,
     index: int,
 ) -> tuple[ServerProcess, dict[str, QueuePool]]:
-    """One worker: a loop, its threads, and a pool per engine its endpoint styles use."""
+    """One worker: a loop, its threads, its costs, and a pool per engine its endpoint styles
+    use."""
+    costs = run_costs(scenario, index)
     libuv = scenario.profile.libuv if scenario.loop == "uvloop" else None
     loop = EventLoop(env, scenario.loop, scenario.callback_cpu, libuv)
     replay = scenario.arrival_spec.replay
@@ -112,10 +113,8 @@ def assemble(scenario: Scenario) -> Model:
     env = simpy.Environment()
     database = Postgres(scenario.max_connections)
     traffic = Traffic(env)
-    costs = run_costs(scenario)
     built = [
-        _server_process(scenario, env, database, traffic, costs, k)
-        for k in range(scenario.processes)
+        _server_process(scenario, env, database, traffic, k) for k in range(scenario.processes)
     ]
     processes = [process for process, _ in built]
     pools = [engines[ENGINE[scenario.endpoint]] for _, engines in built]

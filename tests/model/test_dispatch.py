@@ -279,3 +279,20 @@ def test_a_client_that_timed_out_does_not_reuse_its_connection():
     a.completed_at, a.error = 0.5, "ReadTimeout"  # httpx closes the connection
     a.reply(a, 200)
     assert pool.open == 0 and pool.idle == []
+
+
+def test_each_process_collects_its_own_garbage_on_its_own_streams():
+    from sim.model.simulate import assemble
+
+    base = Scenario.create(client="external", stack="modern", jitter="on")
+    two = assemble(base.replace(processes=2)).processes
+    one = assemble(base).processes[0]
+    costs = [p.server.costs for p in two]
+    assert costs[0].collections is not costs[1].collections
+    # The first process draws what the one-process run draws; the second its own stream.
+    assert [costs[0].request_cpu.draw() for _ in range(5)] == [
+        one.server.costs.request_cpu.draw() for _ in range(5)
+    ]
+    assert (
+        costs[1].request_cpu.draw() != assemble(base).processes[0].server.costs.request_cpu.draw()
+    )
