@@ -86,8 +86,7 @@ class ListeningSocket:
             return self._accepted(self.accepting[0], conn, exchange)
         polling = [p for p in self.accepting if p.loop.polling]
         if polling:
-            weights = [self.weights[p.index] for p in polling]
-            return self._accepted(self.rng.choices(polling, weights)[0], conn, exchange)
+            return self._accepted(self._choose(polling), conn, exchange)
         self.backlog.append((conn, exchange))
         for process in self.accepting:
             if not process.readable:
@@ -103,11 +102,12 @@ class ListeningSocket:
 
     def warm(self, conn: Connection) -> None:
         """A connection opened before the traffic (the client's warm-up), every loop polling."""
-        if len(self.accepting) == 1:
-            conn.process = self.accepting[0]
-        else:
-            weights = [self.weights[p.index] for p in self.accepting]
-            conn.process = self.rng.choices(self.accepting, weights)[0]
+        one = len(self.accepting) == 1
+        conn.process = self.accepting[0] if one else self._choose(self.accepting)
+
+    def _choose(self, processes: list[ServerProcess]) -> ServerProcess:
+        """One of `processes`, by the run's weights."""
+        return self.rng.choices(processes, [self.weights[p.index] for p in processes])[0]
 
     @staticmethod
     def _accepted(process: ServerProcess, conn: Connection, exchange: Exchange) -> None:
