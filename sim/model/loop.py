@@ -115,6 +115,7 @@ class EventLoop:
         self.iterations = 0
         self.busy: list[tuple[float, float]] = []
         self._iteration_start: float | None = None
+        self._turn = _Turn.of(env)
 
     # -- scheduling API, as asyncio names it --------------------------------------------------
     def call_soon(self, callback: Callback, *args: Any) -> Handle:
@@ -179,8 +180,18 @@ class EventLoop:
 
     # -- the loop thread ------------------------------------------------------------------------
     def run_forever(self) -> Generator[simpy.Event, Any, None]:
+        env, turn = self.env, self._turn
         while True:
-            yield from self._select()
+            # selector.select(timeout) releases the GIL: worker threads that became runnable
+            # while the loop thread held it run now and post their results
+            # (call_soon_threadsafe) before this iteration counts its ready callbacks.
+            if self._gil is not None:
+                self._gil.succeed()
+                self._gil = None
+            if turn.yielding is not None or env.peek() <= env.now:
+                yield from self._others_first()
+            if not self._due():
+                yield from self._select()
             yield from self._run_once()
 
     def _due(self) -> bool:
@@ -194,18 +205,7 @@ class EventLoop:
         )
 
     def _select(self) -> Generator[simpy.Event, Any, None]:
-        """selector.select(timeout): 0 if callbacks are ready, else until the next timer or I/O.
-
-        select() releases the GIL, so worker threads that became runnable while the loop
-        thread held it run now and post their results (call_soon_threadsafe) before this
-        iteration counts its ready callbacks.
-        """
-        if self._gil is not None:
-            self._gil.succeed()
-            self._gil = None
-        yield from self._others_first()
-        if self._due():
-            return
+        """selector.select(timeout) with nothing due: wait until the next timer or I/O."""
         self._wakeup = self.env.event()
         if self._scheduled:
             # The timer wakes the selector by a plain callback: cheaper than an AnyOf condition.
@@ -219,20 +219,20 @@ class EventLoop:
     def _others_first(self) -> Generator[simpy.Event, Any, None]:
         """Let every other thread's work due at this instant run first: the workers woken by
         the GIL release reach their call_soon_threadsafe, sockets ready by now are seen by the
-        poll. Of several loops on one clock (server processes) one waits so at a time and the
-        others wait for it: two waiting by yielding would keep each other's turn due forever."""
-        env = self.env
-        waiting: _Yielding | None = getattr(env, _YIELDING, None)
+        poll. One event scheduled at LATE priority fires after every URGENT and NORMAL event of
+        the instant, those scheduled meanwhile included. Of several loops on one clock (server
+        processes) one waits so at a time and the others wait for it: two late events would
+        let the first loop run ahead of work the second one's wait lets in."""
+        env, turn = self.env, self._turn
+        waiting = turn.yielding
         if waiting is not None:
             if waiting.done is None:
                 waiting.done = env.event()
             yield waiting.done
             return
-        waiting = _Yielding()
-        setattr(env, _YIELDING, waiting)
-        while env.peek() <= env.now:
-            yield env.timeout(0)
-        setattr(env, _YIELDING, None)
+        waiting = turn.yielding = _Yielding()
+        yield _Late(env)
+        turn.yielding = None
         if waiting.done is not None:
             waiting.done.succeed()
 
@@ -349,7 +349,18 @@ class EventLoop:
         return merged
 
 
-_YIELDING = "_pss_loop_yielding"  # the Environment's loop now letting others go first
+# SimPy runs an instant's events by priority, URGENT (0) then NORMAL (1), each in the order
+# scheduled: an event at LATE runs after all of them.
+LATE = 2
+
+
+class _Late(simpy.Event):
+    """An event that fires at this instant, after every URGENT and NORMAL event of it."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        super().__init__(env)
+        self._ok, self._value = True, None
+        env.schedule(self, LATE)
 
 
 class _Yielding:
@@ -359,6 +370,26 @@ class _Yielding:
 
     def __init__(self) -> None:
         self.done: simpy.Event | None = None
+
+
+class _Turn:
+    """What the loops on one clock share: which of them is letting same-instant work go first."""
+
+    __slots__ = ("yielding",)
+
+    def __init__(self) -> None:
+        self.yielding: _Yielding | None = None
+
+    @staticmethod
+    def of(env: simpy.Environment) -> _Turn:
+        turn: _Turn | None = getattr(env, _TURN, None)
+        if turn is None:
+            turn = _Turn()
+            setattr(env, _TURN, turn)
+        return turn
+
+
+_TURN = "_pss_loop_turn"  # the Environment's _Turn, made by its first loop
 
 
 def _end(interval: tuple[float, float]) -> float:
