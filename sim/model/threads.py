@@ -38,42 +38,39 @@ class WorkItem:
     gil: simpy.Event
 
 
-class Handover(simpy.Event):
-    """An event triggered URGENT, as SimPy's own Initialize is: a work item handed to a thread
-    starts at the point of the instant where a freshly started thread's process would."""
-
-    def hand(self, value: Any) -> None:
-        self._ok, self._value = True, value
-        self.env.schedule(self, URGENT)
+def _urgent(event: simpy.Event, value: Any) -> None:
+    """Trigger `event` URGENT, as SimPy's own Initialize is: a work item handed to an idle
+    thread starts at the point of the instant where a freshly started thread's process would."""
+    event._ok, event._value = True, value  # noqa: SLF001 - what Event.succeed sets
+    event.env.schedule(event, URGENT)
 
 
-def _in_thread(loop: EventLoop, item: WorkItem, handoff: float) -> Coroutine:
-    """A worker thread wakes (at most `handoff` later, sooner if the loop releases the GIL
-    after the submission), runs the work, then posts its outcome to the loop thread-safely."""
-    gil = item.gil
-    if handoff > 0 and gil.callbacks is not None:  # not yet past the GIL release
-        woken = loop.env.event()
+def _waits(item: WorkItem, handoff: float) -> bool:
+    """A thread waits out its hand-off unless the loop has released the GIL since `item` was
+    submitted (the `gil` event processed): a runnable thread takes the GIL then."""
+    return handoff > 0 and item.gil.callbacks is not None
 
-        def wake(_: simpy.Event) -> None:
-            if not woken.triggered:
-                woken.succeed()
 
-        # Plain callbacks instead of an AnyOf condition: one event fewer per hand-off.
-        gil.callbacks.append(wake)
-        loop.env.timeout(handoff).callbacks.append(wake)
-        yield woken
-    try:
-        value = yield from item.work()
-    except Exception as error:  # noqa: BLE001 - re-raised in the awaiting task, as asyncio does
-        loop.call_soon_threadsafe(item.future.set_exception, error)
-    else:
-        loop.call_soon_threadsafe(item.future.set_result, value)
+def _wake_first(gil: simpy.Event, handoff: float, event: simpy.Event, value: Any) -> None:
+    """Trigger `event` at the loop's next GIL release or `handoff` from now, whichever comes
+    first: plain callbacks instead of an AnyOf condition, one event fewer per hand-off."""
+
+    def wake(_: simpy.Event) -> None:
+        if not event.triggered:
+            event.succeed(value)
+
+    gil.callbacks.append(wake)  # type: ignore[union-attr]
+    event.env.timeout(handoff).callbacks.append(wake)
 
 
 class WorkerThread:
     """A thread that outlives its calls: between them it waits for the next work item handed to
     it (concurrent.futures' `_worker` on the work queue, anyio's `WorkerThread` on its queue),
-    and tells `on_done` when it has finished one."""
+    and tells `on_done` when it has finished one.
+
+    A thread wakes to an item at most `handoff` after it starts waiting for it, sooner if the
+    loop releases the GIL after the submission, at once if it already has (`gil` processed).
+    """
 
     def __init__(
         self, loop: EventLoop, handoff: Cost, on_done: Callable[[WorkerThread], None]
@@ -81,14 +78,39 @@ class WorkerThread:
         self.loop = loop
         self.handoff = handoff  # drawn per hand-off with jitter on
         self.on_done = on_done
-        self.handover = Handover(loop.env)
+        self._queue = loop.env.event()  # (item, taken): the next work item, as it wakes to it
         loop.env.process(self._run())
 
+    def hand(self, item: WorkItem) -> None:
+        """anyio's `WorkerThread.queue.put_nowait`: the hand-off latency runs from now."""
+        handoff = self.handoff.draw()
+        if _waits(item, handoff):
+            _wake_first(item.gil, handoff, self._queue, (item, False))
+        else:
+            _urgent(self._queue, (item, False))
+
+    def take(self, item: WorkItem) -> None:
+        """concurrent.futures' `work_queue.get()` returns in the worker, one step from now (a
+        slot granted as SimPy's Resource grants it); the hand-off latency runs from there."""
+        self._queue.succeed((item, True))
+
     def _run(self) -> Coroutine:
+        loop = self.loop
         while True:
-            item = yield self.handover
-            self.handover = Handover(self.loop.env)
-            yield from _in_thread(self.loop, item, self.handoff.draw())
+            item, taken = yield self._queue
+            self._queue = loop.env.event()
+            if taken:
+                handoff = self.handoff.draw()
+                if _waits(item, handoff):
+                    woken = loop.env.event()
+                    _wake_first(item.gil, handoff, woken, None)
+                    yield woken
+            try:
+                value = yield from item.work()
+            except Exception as error:  # noqa: BLE001 - re-raised in the awaiting task
+                loop.call_soon_threadsafe(item.future.set_exception, error)
+            else:
+                loop.call_soon_threadsafe(item.future.set_result, value)
             self.on_done(self)
 
 
@@ -113,9 +135,9 @@ class ThreadPoolExecutor:
     def run_sync(self, work: ThreadWork) -> Coroutine:
         """await loop.run_in_executor(None, work)."""
         future = self.loop.create_future()
-        submitted = Handover(self.loop.env)
+        submitted = self.loop.env.event()
         submitted.callbacks.append(self._submit)
-        submitted.hand(WorkItem(work, future, self.loop.gil_released()))
+        _urgent(submitted, WorkItem(work, future, self.loop.gil_released()))
         return (yield future)
 
     def _submit(self, submitted: simpy.Event) -> None:
@@ -132,7 +154,7 @@ class ThreadPoolExecutor:
                 thread = self._idle.pop()
             else:
                 thread = WorkerThread(self.loop, self.handoff, self._done)
-            thread.handover.succeed(self._work_queue.popleft())  # work_queue.get() returns
+            thread.take(self._work_queue.popleft())
 
     def _done(self, thread: WorkerThread) -> None:
         self.running -= 1
@@ -163,7 +185,7 @@ class CapacityLimiter:
                 thread = self._idle.pop()
             else:
                 thread = WorkerThread(self.loop, self.handoff, self._idle.append)
-            thread.handover.hand(WorkItem(work, future, self.loop.gil_released()))
+            thread.hand(WorkItem(work, future, self.loop.gil_released()))
             return (yield future)
         finally:
             self._release()
