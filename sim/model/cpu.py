@@ -6,9 +6,6 @@ event can come first, the timeout is pure overhead and the clock moves on in pla
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
 import simpy
 
 
@@ -27,7 +24,10 @@ def advance(env: simpy.Environment, seconds: float) -> bool:
     return False
 
 
-def cpu(env: simpy.Environment, seconds: float) -> Generator[simpy.Event, Any, None]:
-    """Hold the calling thread for `seconds` of work: in place when nothing can come first."""
+def cpu(env: simpy.Environment, seconds: float) -> tuple[simpy.Timeout, ...]:
+    """Hold the calling thread for `seconds` of work, as `yield from cpu(env, seconds)`: the
+    timeout to wait out, or nothing when the clock moved on in place (a tuple, not a
+    generator: most costs are paid in place, and building a generator for them is the cost)."""
     if seconds > 0 and not advance(env, seconds):
-        yield env.timeout(seconds)
+        return (env.timeout(seconds),)
+    return ()

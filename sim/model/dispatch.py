@@ -18,6 +18,7 @@ opens its own connection.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import random
 from collections import deque
@@ -192,8 +193,7 @@ class ClientConnections:
             self.open -= 1
         else:
             conn.idle_since = self.now()
-            self.idle.append(conn)
-            self.idle.sort(key=lambda c: c.id)
+            bisect.insort(self.idle, conn, key=_created)
         while self.queued:
             exchange = self.queued.popleft()
             if exchange.ended:  # its time-out fired while it waited: httpx never sends it
@@ -201,3 +201,7 @@ class ClientConnections:
                 continue
             self.send(exchange)
             break
+
+
+def _created(conn: Connection) -> int:
+    return conn.id

@@ -247,7 +247,7 @@ class EventLoop:
                 self._io.clear()
             if scheduled and scheduled[0][0] <= start:
                 ready.extend(self._pop_expired())
-            yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
+            yield from self._run_handles(self._take_ready())
         else:
             # libuv uv_run: uv__run_timers, uv__run_idle (uvloop's _on_idle: the ready queue,
             # then the queued writes), uv__io_poll, uv__run_check (the queued writes again);
@@ -256,7 +256,7 @@ class EventLoop:
             if scheduled and scheduled[0][0] <= start:
                 yield from self._run_handles(self._pop_expired())
             if ready:
-                yield from self._run_handles([ready.popleft() for _ in range(len(ready))])
+                yield from self._run_handles(self._take_ready())
                 yield from self._exec_queued_writes()
             if self._backlog:
                 yield from self._run_handles(self._accept())
@@ -264,8 +264,7 @@ class EventLoop:
                 io, self._io = self._io, deque()
                 yield from self._run_handles(io)
             yield from self._exec_queued_writes()
-        if self._debt > 0:
-            yield from self._pay()
+        yield from self._pay()
         self._iteration_start = None
         if env.now > start:
             self.busy.append((start, env.now))
@@ -315,10 +314,16 @@ class EventLoop:
                 yield from self._pay()
                 yield from outcome
 
-    def _pay(self) -> Generator[simpy.Event, Any, None]:
-        if self._debt > 0:
-            debt, self._debt = self._debt, 0.0
-            yield from cpu(self.env, debt)
+    def _pay(self) -> tuple[simpy.Timeout, ...]:
+        """The callbacks' CPU run up so far, as one cost (`yield from` it)."""
+        debt, self._debt = self._debt, 0.0
+        return cpu(self.env, debt)
+
+    def _take_ready(self) -> deque[Handle]:
+        """The callbacks ready now (ntodo = len(self._ready)); what they schedule runs next
+        iteration."""
+        ready, self._ready = self._ready, deque()
+        return ready
 
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.triggered:
