@@ -29,17 +29,19 @@ def model_speed(t: Throughput) -> str:
         "as dear: the time per event includes the model's own Python, "
         f"{t.iterations / t.served:.1f} loop iterations and their callbacks per request)."
     ]
-    hops = per.get("Handover", 0)
-    if hops > 0:
+    late = per.get("_Late", 0)
+    if late > 0:
         advice.append(
-            f"Each of the {hops:.1f} worker-thread calls per request (`threads`) costs its "
-            "hand-over, the GIL release the loop signals in select() and the worker's "
-            "wake-up (Events), a hand-off timer (a Timeout that mostly fires after the worker "
-            "has run) and the zero-delay timeouts that let the worker post its result before "
-            f"the loop counts its ready queue ({per.get('Timeout(0)', 0):.1f} per request). "
-            "They fix the same-instant order of the threads, which the oracle pins "
-            "(tests/model/oracle): fewer zero-delay rounds (2 instead of up to 4, or none "
-            "before a ready iteration) move pinned results."
+            f"Per request, {per.get('Event', 0):.1f} plain Events are the worker threads' "
+            "wake-ups (one per thread call, set by the hand-off timer or the GIL release), the "
+            "GIL releases the loop signals in select() and the loop's own select() wake-ups; "
+            f"{per.get('Timeout(>0)', 0):.1f} timeouts are the hand-off timers (most fire after "
+            "the worker has run), CPU costs another event precedes, select() timers and the "
+            f"client's sends; {late:.1f} LATE events let the same instant's other threads post "
+            "their results before the loop counts its ready queue. They fix the same-instant "
+            "order of the threads, which the oracle pins (tests/model/oracle): calling the GIL "
+            "release's wake-ups in place instead of through an event moved pinned 2020-stack "
+            "results, so it was left out."
         )
     advice.append(
         f"At today's time per event the model would need {needed / t.requests.target:.1f} "

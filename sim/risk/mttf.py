@@ -347,9 +347,17 @@ def splitting(
     notes: list[str] = []
     mean: float | None = math.inf
     ci: tuple[float, float | None] = (0.0, math.inf)
+    dearest = 0  # the most requests one finished batch took
     for b in range(max_batches):
+        if estimates and spend.limit - spend.requests < dearest:
+            # A batch the budget cuts short is dropped: stop instead of spending on it.
+            notes.append(
+                f"stopped after {len(estimates)} batches: the budget left would not pay for another"
+            )
+            break
         rng = random.Random(f"splitting:{scenario.seed}:{b}")
         batch = _Batch(scenario, rate, potential, floor, memory, rng, spend)
+        started = spend.requests
         try:
             estimates.append(batch.run(ladder))
         except _OutOfBudget as out:
@@ -360,6 +368,7 @@ def splitting(
         finally:
             runs, simulated = runs + batch.runs, simulated + batch.simulated
             saturated += batch.saturated
+        dearest = max(dearest, spend.requests - started)
         mean, ci = _interval(estimates)
         report(
             f"splitting batch {b + 1}: MTTF {duration(mean)} [{duration(ci[0])}, {duration(ci[1])}]"

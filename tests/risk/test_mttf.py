@@ -52,3 +52,16 @@ def test_potential_levels_climb_to_a_full_pool_of_fresh_holds():
 def test_p_within_follows_the_mttf():
     found = replications(SMALL, 15.0, runs=30)
     assert found.p_within["60"] == pytest.approx(1 - math.exp(-60 / found.mttf_s), abs=1e-6)
+
+
+def test_splitting_stops_before_a_batch_the_budget_cannot_finish():
+    def spent(batches: int) -> int:
+        return splitting(SMALL, 6.0, min_batches=50, max_batches=batches, budget=10**9).requests
+
+    first = spent(1)
+    second = spent(2) - first
+    # After two batches the budget leaves one request less than the dearer of them cost.
+    budget = first + second + max(first, second) - 1
+    found = splitting(SMALL, 6.0, min_batches=50, max_batches=3, budget=budget)
+    assert any(note.startswith("stopped after 2 batches") for note in found.notes)
+    assert found.requests == first + second
