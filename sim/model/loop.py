@@ -112,6 +112,7 @@ class EventLoop:
         self._gil: simpy.Event | None = None
         self._seq = itertools.count()
         self._wakeup: simpy.Event | None = None
+        self._timer_at: float | None = None  # the deadline of the select() timer pending
         self.iterations = 0
         self.busy: list[tuple[float, float]] = []
         self._iteration_start: float | None = None
@@ -207,12 +208,12 @@ class EventLoop:
     def _select(self) -> Generator[simpy.Event, Any, None]:
         """selector.select(timeout) with nothing due: wait until the next timer or I/O."""
         self._wakeup = self.env.event()
-        if self._scheduled:
+        if self._scheduled and self._scheduled[0][0] != self._timer_at:
             # The timer wakes the selector by a plain callback: cheaper than an AnyOf condition.
-            # A stale one only causes an empty iteration, as a spurious select() return would.
-            self.env.timeout(self._scheduled[0][0] - self.env.now).callbacks.append(
-                lambda _: self._wake()
-            )
+            # One still pending for the same deadline (the loop woke for I/O first) serves again;
+            # a stale one only causes an empty iteration, as a spurious select() return would.
+            self._timer_at = self._scheduled[0][0]
+            self.env.timeout(self._timer_at - self.env.now).callbacks.append(self._timer_fired)
         yield self._wakeup
         self._wakeup = None
 
@@ -324,6 +325,10 @@ class EventLoop:
         iteration."""
         ready, self._ready = self._ready, deque()
         return ready
+
+    def _timer_fired(self, _: simpy.Event) -> None:
+        self._timer_at = None
+        self._wake()
 
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.triggered:
