@@ -347,10 +347,11 @@ def splitting(
     notes: list[str] = []
     mean: float | None = math.inf
     ci: tuple[float, float | None] = (0.0, math.inf)
-    dearest = 0  # the most requests one finished batch took
+    batches_cost = 0  # requests the finished batches took
     for b in range(max_batches):
-        if estimates and spend.limit - spend.requests < dearest:
-            # A batch the budget cuts short is dropped: stop instead of spending on it.
+        if estimates and spend.limit - spend.requests < batches_cost / len(estimates):
+            # A batch the budget cuts short is dropped: stop rather than start one that the budget
+            # left would not pay for at the finished batches' mean cost.
             notes.append(
                 f"stopped after {len(estimates)} batches: the budget left would not pay for another"
             )
@@ -368,7 +369,7 @@ def splitting(
         finally:
             runs, simulated = runs + batch.runs, simulated + batch.simulated
             saturated += batch.saturated
-        dearest = max(dearest, spend.requests - started)
+        batches_cost += spend.requests - started
         mean, ci = _interval(estimates)
         report(
             f"splitting batch {b + 1}: MTTF {duration(mean)} [{duration(ci[0])}, {duration(ci[1])}]"

@@ -60,8 +60,11 @@ def test_splitting_stops_before_a_batch_the_budget_cannot_finish():
 
     first = spent(1)
     second = spent(2) - first
-    # After two batches the budget leaves one request less than the dearer of them cost.
-    budget = first + second + max(first, second) - 1
+    # After two batches the budget leaves one request less than their mean cost; after the
+    # first it left more than that batch cost.
+    left = (first + second) // 2 - 1
+    assert second + left >= first
+    budget = first + second + left
     found = splitting(SMALL, 6.0, min_batches=50, max_batches=3, budget=budget)
     assert any(note.startswith("stopped after 2 batches") for note in found.notes)
     assert found.requests == first + second
