@@ -33,7 +33,7 @@ from sim.scenario import Scenario
 POSTGRES_MAX_CONNECTIONS = 97  # max_connections 100 minus superuser_reserved_connections 3
 CHECK_REQUESTS = 300  # arrivals per model check: enough to see a collapse, fast enough for < 1 s
 SEED_POOL_TIMEOUT = 1.0  # any wait on the seed's endpoint is a freeze; keep each one short
-# Simulated requests per MTTF estimate (`sim risk` spends 300000 on one pool): enough for a
+# Simulated requests per MTTF estimate (`sim risk` spends up to BUDGET on one pool): enough for a
 # splitting batch on a pool of ~20, so advice comes in about half a minute.
 ADVISE_BUDGET = 150_000
 SEARCH = 8  # connections above Erlang B's answer the model is tried at

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="REQUESTS",
         help="simulated requests to spend at most (an integer from 1000 to 10^9; default "
-        "300000, about 30 s of CPU here); a count, not seconds, so the answer is the same on "
+        "400000, about 30 s of CPU here); a count, not seconds, so the answer is the same on "
         "any machine",
     )
     risk.add_argument("--json", action="store_true", help="print the estimate as JSON")

@@ -198,3 +198,11 @@ def test_risk_json_has_the_documented_keys(capsys):
     data = json.loads(capsys.readouterr().out)
     assert {"mttf_s", "mttf_ci", "p_within", "method", "replications"} <= set(data)
     assert set(data["p_within"]) == {"60", "3600", "86400"}
+
+
+def test_risk_help_states_the_default_budget(capsys):
+    from sim.risk.mttf import BUDGET
+
+    with pytest.raises(SystemExit):
+        main(["risk", "--help"])
+    assert f"default {BUDGET}," in " ".join(capsys.readouterr().out.split())
