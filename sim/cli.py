@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,9 @@ from pathlib import Path
 
 from sim.errors import ScenarioError
 from sim.scenario import SPECS, Scenario
+
+# `run --replications` asks before a job longer than this (seconds, spread over the workers).
+MAX_SECONDS = 600.0
 
 
 class UsageError(Exception):
@@ -63,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "K > 1 adds the odds of a freeze and of a collapse, with 95%% intervals",
     )
     add_executor_flags(run, "replications")
+    run.add_argument(
+        "--max-seconds",
+        default=None,
+        metavar="S",
+        help=f"with --replications: refuse a job the first run says would take longer than S "
+        f"seconds of CPU over the workers (a number > 0; default {MAX_SECONDS:g})",
+    )
     risk = commands.add_parser(
         "risk", help="mean time to the first freeze under steady traffic, seconds to years"
     )
@@ -189,21 +200,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from sim.model import simulate
     from sim.risk.replications import replicate
-    from sim.risk.text import risk_text
+    from sim.risk.text import duration, risk_text
     from sim.sweep.executors import make_executor
     from sim.sweep.keys import Settings
     from sim.timeline import summary_text, timeline_text
 
     replications = _bounded_int(args.replications, "--replications", 1, 100_000)
+    max_seconds = (
+        MAX_SECONDS if args.max_seconds is None else _positive(args, "max_seconds", "--max-seconds")
+    )
     scenario = scenario_from_args(args)
     if replications == 1:
         result = simulate(scenario)
     else:
         executor = make_executor(min(args.workers, replications - 1), args.dask, Settings())
+
+        def paced(first: float) -> None:
+            expected = first * (replications - 1) / executor.parallel
+            if expected > max_seconds:
+                raise UsageError(
+                    f"--replications {replications} would take about {duration(expected)} "
+                    f"({first:.2f} s of CPU per run, {executor.parallel} at once): pass "
+                    f"--max-seconds {math.ceil(expected)} or more to run it (default "
+                    f"{MAX_SECONDS:g}), or fewer replications"
+                )
+
         try:
             with _progress(replications, "replications") as bar:
                 result, risk = replicate(
-                    scenario, replications, simulate, lambda: bar.update(1), executor.calls
+                    scenario, replications, simulate, lambda: bar.update(1), executor.calls, paced
                 )
         finally:
             executor.close()

@@ -172,6 +172,10 @@ def test_a_profile_with_a_bad_value_names_the_profile_and_the_flag(tmp_path, cap
         (["risk", "--rate", "5", "--client", "in-process"], "--client must be external"),
         (["run", "--replications", "0"], "--replications must be an integer from 1 to 100000"),
         (["run", "--replications", "3", "--workers", "0"], "--workers must be an integer >= 1"),
+        (
+            ["run", "--replications", "3", "--max-seconds", "0"],
+            "--max-seconds must be a number > 0",
+        ),
         (["run", "--split", "weights:1/x"], "--split: weights must be numbers, got '1/x'"),
         (["run", "--split", "dirichlet:0"], "--split: dirichlet:ALPHA needs ALPHA > 0"),
         (
@@ -206,3 +210,23 @@ def test_risk_help_states_the_default_budget(capsys):
     with pytest.raises(SystemExit):
         main(["risk", "--help"])
     assert f"default {BUDGET}," in " ".join(capsys.readouterr().out.split())
+
+
+def test_replications_longer_than_max_seconds_ask_for_it_and_print_nothing(capsys):
+    # One 30 s run at 55 req/s takes ~0.2 s of CPU: 100000 of them are hours on one worker.
+    argv = ["run", "--replications", "100000", "--workers", "1", "--arrival", "poisson:55",
+            "--duration", "30", "--client", "external", "--pool-timeout", "1"]  # fmt: skip
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("error: --replications 100000 would take about ")
+    assert "pass --max-seconds " in err and "1 at once" in err
+
+
+def test_readme_states_the_defaults_the_code_has():
+    from sim.cli import MAX_SECONDS
+    from sim.risk.mttf import BUDGET
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert f"`--max-seconds` (default {MAX_SECONDS:g})" in readme
+    assert f"(`--budget`, default {BUDGET})" in readme

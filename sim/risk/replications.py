@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -120,13 +121,17 @@ def replicate(
     simulate: Callable[[Scenario], Result],
     advance: Callable[[], None] = lambda: None,
     calls: Calls = map,
+    paced: Callable[[float], None] = lambda seconds: None,
 ) -> tuple[Result, Risk]:
     """The run at the scenario's own seed, and the risk over all `replications` runs.
 
     Runs 1..K-1 go through `calls` (an executor's ordered map: local processes or a Dask
     cluster), which hands back only their Summaries; they come back in seed order, so the
-    risk is the same wherever they ran."""
+    risk is the same wherever they ran. `paced` hears the first run's CPU seconds before the
+    others start: a caller may refuse a job that would take too long."""
+    started = time.process_time()
     first = simulate(scenario)
+    paced(time.process_time() - started)
     summaries = [first.summary]
     advance()
     others = [

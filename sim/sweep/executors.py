@@ -35,6 +35,11 @@ class Executor(Protocol):
 
     def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]: ...
 
+    @property
+    def parallel(self) -> int:
+        """How many calls run at once."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -59,6 +64,10 @@ class InProcess:
 
     def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
         return map(fn, items)
+
+    @property
+    def parallel(self) -> int:
+        return 1
 
     def close(self) -> None:
         pass
@@ -104,6 +113,10 @@ class LocalProcesses:
 
     def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
         return self.pool.map(fn, items, chunksize=_chunk_size(len(items), self.workers))
+
+    @property
+    def parallel(self) -> int:
+        return self.workers
 
     def map(self, batch: list[Params]) -> list[Row]:
         """One batch, waited for (the benchmarks time a cold pool's first rows with it)."""
@@ -154,14 +167,18 @@ class DaskCluster:
     def submit(self, batch: list[Params]) -> Pending:
         """Chunks as for local processes, sized on the threads the cluster has now: one task
         per scenario would cost the scheduler more than the scenario."""
-        threads = max(1, sum(self.client.nthreads().values()))
-        chunks = _chunks(batch, threads)
+        chunks = _chunks(batch, self.parallel)
         return Gathered(
             self.client, self.client.map(run_chunk, chunks, settings=self.settings, pure=False)
         )
 
     def calls(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
         return (future.result() for future in self.client.map(fn, items, pure=False))
+
+    @property
+    def parallel(self) -> int:
+        """The threads the cluster has now."""
+        return max(1, sum(self.client.nthreads().values()))
 
     def close(self) -> None:
         if self._owned:
