@@ -139,8 +139,10 @@ def replications(
     horizon: float = 3600.0,
     budget: int = BUDGET,
     report: Report = _quiet,
+    settled: Callable[[int, int], bool] = lambda runs, froze: False,
 ) -> MTTF:
-    """K episodes until the first freeze or `horizon` s; fewer once `budget` requests ran."""
+    """K episodes until the first freeze or `horizon` s; fewer once `budget` requests ran, or
+    once `settled(runs so far, how many froze)` says the rest cannot change what is asked."""
     spend = Spend(budget)
     scenario = _steady(scenario, rate)
     ends: list[float] = []
@@ -154,7 +156,7 @@ def replications(
             freezes.append(episode.freeze_at)
         ends.append(episode.freeze_at if episode.freeze_at is not None else episode.end)
         report(f"replications {k + 1}/{runs}: {len(freezes)} froze")
-        if spend.exhausted and k >= 1:
+        if (spend.exhausted and k >= 1) or settled(k + 1, len(freezes)):
             break
     if len(freezes) == len(ends):  # every run froze: the plain mean of complete observations
         mean, (lo, hi) = mean_interval(freezes)
@@ -411,14 +413,23 @@ def estimate(
     report: Report = _quiet,
 ) -> MTTF:
     """`auto`: a pilot of PILOT replications of ~2000 requests each (outside the budget);
-    replications if half of them froze (freezes frequent enough to watch), else splitting."""
+    replications if half of them froze (freezes frequent enough to watch), else splitting. The
+    pilot stops once its count decides that."""
     if method == "replications":
         return replications(scenario, rate, budget=budget, report=report)
     if method == "splitting":
         return splitting(scenario, rate, budget=budget, report=report)
     if scenario.endpoint != "async-sync-session":  # no pool freeze: watch for a saturated loop
         return replications(scenario, rate, budget=budget, report=report)
-    pilot = replications(scenario, rate, runs=PILOT, horizon=2000 / rate, report=report)
-    if pilot.freezes >= PILOT // 2:
+    half = PILOT // 2
+    pilot = replications(
+        scenario,
+        rate,
+        runs=PILOT,
+        horizon=2000 / rate,
+        report=report,
+        settled=lambda runs, froze: froze >= half or froze + PILOT - runs < half,
+    )
+    if pilot.freezes >= half:
         return replications(scenario, rate, budget=budget, report=report)
     return splitting(scenario, rate, budget=budget, report=report)

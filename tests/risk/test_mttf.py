@@ -68,3 +68,15 @@ def test_splitting_stops_before_a_batch_the_budget_cannot_finish():
     found = splitting(SMALL, 6.0, min_batches=50, max_batches=3, budget=budget)
     assert any(note.startswith("stopped after 2 batches") for note in found.notes)
     assert found.requests == first + second
+
+
+def test_the_pilot_stops_once_its_count_decides_the_method():
+    from sim.risk.mttf import PILOT
+
+    lines: list[str] = []
+    estimate(SMALL, 1.0, budget=5, report=lines.append)
+    froze = [int(line.split(": ")[1].split()[0]) for line in lines if f"/{PILOT}: " in line]
+    half = PILOT // 2
+    # It stops at the first run after which half of PILOT can no longer freeze, not later.
+    undecided = [k for k, f in enumerate(froze, 1) if f + PILOT - k >= half and f < half]
+    assert len(froze) < PILOT and undecided == list(range(1, len(froze)))
