@@ -61,8 +61,9 @@ def table(paths: Sequence[Path], costs: dict[str, float] | None) -> str:
         measured = load_measured(path)
         real, model = spacing_of(measured), spacing_of(modelled(path, costs))
         load = measured.params.get("harness", {}).get("loadavg")
+        name = f"{path.parent.name}/{path.name}"
         lines.append(
-            f"{str(path)[-40:]:40} {load!s:>5}  {real.ok:5d}/{real.server_errors:<5d} "
+            f"{name:40} {load!s:>5}  {real.ok:5d}/{real.server_errors:<5d} "
             f"{_ms(real.first_handled)}  {_ms(real.spacing)}  "
             f"{model.ok:7d}/{model.server_errors:<5d} {_ms(model.first_handled)}  "
             f"{_ms(model.spacing)}"
