@@ -24,6 +24,8 @@ Deviations from the seed, each needed to measure it:
   string, one listening socket bound by the supervisor); every response carries the serving
   worker's pid in an `x-pss-pid` header, and the server's events and the probe's reports carry
   it too, so the harness can tell the workers' requests and loop blocks apart.
+- With PSS_TRACE=1 each step of a request's way to the database prints a "trace" event
+  (`trace` below); off (the default) the app runs none of it.
 - "Handling i" carries a timestamp; the client records send/complete/status per request; an
   outer ASGI wrapper prints when the server is done with each request (after FastAPI's teardown),
   so the harness waits for the server, not only the client (a client that timed out is gone
@@ -86,6 +88,8 @@ Base = declarative_base()
 
 
 def get_db():
+    if TRACE:
+        trace("get_db")
     db = SessionLocal()
     try:
         yield db
@@ -160,6 +164,64 @@ if GC_EVENTS:
     gc.callbacks.append(on_gc)
 
 
+# PSS_TRACE=1: a "trace" event, stamped with time.monotonic() and the thread's CPU clock, at each
+# step between a connection's accept and the endpoint's query (uvicorn's connection_made and
+# data_received, the app's entry, the dependency's set-up on its worker thread, the Session's
+# execute, the DBAPI connect and the pool's connect listeners, the checkout, the cursor's
+# execute), so a burst's timeline shows where each request's milliseconds go, in wall and CPU.
+TRACE = ENV.get("PSS_TRACE", "0") == "1"
+REQUEST = contextvars.ContextVar("request", default=None)  # the request's `i=...` query
+
+
+def trace(step, **fields):
+    event("trace", step=step, t=time.monotonic(), cpu=time.thread_time(),
+          thread=threading.current_thread().name, q=REQUEST.get(), **fields)
+
+
+def trace_database(engine, sessionmaker_):
+    from sqlalchemy import event as sa_event
+
+    @sa_event.listens_for(engine, "do_connect")
+    def connect(dialect, record, cargs, cparams):
+        trace("connect")
+        dbapi_connection = dialect.connect(*cargs, **cparams)
+        trace("connected")
+        return dbapi_connection
+
+    # appended after create_engine's own: runs once the dialect's on_connect (and, on the
+    # pool's first connection, first_connect's dialect.initialize) are done
+    sa_event.listen(engine.pool, "connect", lambda *args: trace("connect-listeners-done"))
+    sa_event.listen(engine.pool, "checkout", lambda *args: trace("checkout"))
+    sa_event.listen(engine, "before_cursor_execute", lambda *args: trace("query"))
+    sa_event.listen(engine, "after_cursor_execute", lambda *args: trace("queried"))
+    if SA2:
+        sa_event.listen(sessionmaker_, "do_orm_execute", lambda *args: trace("execute"))
+
+
+def trace_protocols():
+    """uvicorn's HTTP protocol classes: connection_made and data_received stamped (the
+    client's port names the connection; uvloop calls these Python methods from C)."""
+    import importlib
+
+    for module, name in (("uvicorn.protocols.http.h11_impl", "H11Protocol"),
+                         ("uvicorn.protocols.http.httptools_impl", "HttpToolsProtocol")):
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ImportError:
+            continue
+        made, received = cls.connection_made, cls.data_received
+
+        def connection_made(self, transport, made=made):
+            trace("connection_made", port=transport.get_extra_info("peername")[1])
+            return made(self, transport)
+
+        def data_received(self, data, received=received):
+            trace("data_received", port=self.transport.get_extra_info("peername")[1])
+            return received(self, data)
+
+        cls.connection_made, cls.data_received = connection_made, data_received
+
+
 def mark(name):
     marks = MARKS.get()
     if marks is not None:
@@ -171,6 +233,10 @@ def handling(i):
     print("Handling %s" % i, flush=True)
     event("handled", i=i, t=time.monotonic(), pid=PID)
 
+
+if TRACE:
+    trace_database(engine, SessionLocal)
+    trace_protocols()
 
 app = fastapi.FastAPI()
 
@@ -280,6 +346,9 @@ class Served:
     async def __call__(self, scope, receive, send):
         marks = {"entry": time.thread_time()} if SPLIT and scope["type"] == "http" else None
         MARKS.set(marks)
+        if TRACE and scope["type"] == "http":
+            REQUEST.set(scope.get("query_string", b"").decode())
+            trace("app", port=scope["client"][1])
 
         async def send_with_pid(message):
             if message["type"] == "http.response.start":

@@ -162,6 +162,7 @@ def compare_all(
     documents: Iterable[Path] = DOCUMENTS,
     risk_results: Path = RESULTS / "risk",
     same_seed_results: Path = RESULTS / "risk-same-seed",
+    repeat_results: Path = RESULTS,
 ) -> str:
     """Compare every stack's cases, write REPORT.md and REPORT.json to `out`, refresh the counts
     `documents` quote (FINDINGS.md before it goes into REPORT.md), return a summary.
@@ -169,10 +170,12 @@ def compare_all(
     `case` and `rerun` choose what is measured again; the report always covers every case, and
     the freeze odds of every risk case with runs stored under `risk_results`, the long runs
     stored there and the same-seed replays under `same_seed_results` (never re-measured here:
-    `python -m validation risk` does that).
+    `python -m validation risk` does that), and the repeated burst runs stored under
+    `repeat_results` (validation.repeats; never re-measured here either).
     """
     from validation.odds import long_rows, odds_rows, same_seed_rows  # they build on this module
     from validation.processes import process_rows, processes_table
+    from validation.repeats import repeat_record, repeat_rows, repeats_table
 
     stacks = tuple(stacks)
     rows: list[Row] = []
@@ -202,8 +205,17 @@ def compare_all(
     same = same_seed_rows(stacks, same_seed_results, log)
     long = long_rows(stacks, risk_results, log)
     several = process_rows(stacks, risk_results, log)
+    repeats = repeat_rows(stacks, repeat_results, log)
     md, js = out / "REPORT.md", out / "REPORT.json"
-    report = render_json(rows, skipped, odds, same, long, [row.to_dict() for row in several])
+    report = render_json(
+        rows,
+        skipped,
+        odds,
+        same,
+        long,
+        [row.to_dict() for row in several],
+        [repeat_record(row) for row in repeats],
+    )
     counts = agreement_counts(report["rows"])
     for document in documents:
         if document.exists():
@@ -211,6 +223,16 @@ def compare_all(
     findings = FINDINGS.read_text() if FINDINGS.exists() else None
     write_atomic(js, json.dumps(report, indent=1) + "\n")
     write_atomic(
-        md, render_markdown(rows, skipped, findings, odds, same, long, processes_table(several))
+        md,
+        render_markdown(
+            rows,
+            skipped,
+            findings,
+            odds,
+            same,
+            long,
+            processes_table(several),
+            repeats_table(repeats),
+        ),
     )
     return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"

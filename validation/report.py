@@ -69,9 +69,11 @@ def render_markdown(
     same_seed: Sequence[SameSeedRow] = (),
     long: Sequence[LongRow] = (),
     processes: Sequence[str] = (),
+    repeats: Sequence[str] = (),
 ) -> str:
     """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong";
-    `processes` is the several-processes section's lines (validation.processes)."""
+    `processes` is the several-processes section's lines (validation.processes), `repeats`
+    the repeated bursts' (validation.repeats)."""
     counts = agreement_counts(_record(r) for r in rows)
     lines = [
         "# Validation report: the model against the real app",
@@ -115,6 +117,7 @@ def render_markdown(
     lines += odds_table(odds)
     lines += probability_table(odds, same_seed, long)
     lines += processes
+    lines += repeats
     lines += [
         "## What the model gets wrong and why",
         "",
@@ -375,6 +378,7 @@ def render_json(
     same_seed: Sequence[SameSeedRow] = (),
     long: Sequence[LongRow] = (),
     processes: Sequence[dict[str, Any]] = (),
+    repeats: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """REPORT.json; `counts` are what README.md and FINDINGS.md quote (validation.figures)."""
     records = [_record(r) for r in rows]
@@ -388,4 +392,5 @@ def render_json(
         "same_seed": [{**asdict(r), "inside": r.inside} for r in same_seed],
         "long_runs": [{**asdict(r), "inside": r.inside} for r in long],
         "processes": list(processes),
+        "repeated_bursts": list(repeats),
     }
