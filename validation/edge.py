@@ -40,6 +40,8 @@ from typing import Any
 
 from sim.result import RequestRecord, Result
 from sim.risk.replications import replication_seed
+from sim.scenario import Scenario
+from sim.stacks import STACKS, FullCollection
 from validation.cases import COLD_START, RISK_CASES
 from validation.compare import HERE, model_scenario, predict
 from validation.risk import RISK_RESULTS, stored_runs
@@ -205,16 +207,26 @@ class RunPair:
     )  # a real stall ended within STALL_LEAD before it (after the cold start)
     stalls: int  # real stalls before the end of the window
     model_stalls: int
-    window: float  # seconds watched, from COLD_START to the first freeze of either or the end
+    window: float  # seconds watched, from COLD_START to the real first freeze or the end
     near_stall: float  # seconds of the window within STALL_LEAD after a real stall
+    handled_watched: int  # real requests handled in the window
+
+
+def watched_end(real: Result) -> float:
+    """Where a real run's watch for stalls ends: its first freeze, or the end of its traffic."""
+    at = real.summary.first_freeze_at
+    return at if at is not None else real.params["duration"]
+
+
+def threshold(result: Result) -> float:
+    return result.params["freeze_threshold"]
 
 
 def pair(k: int, real: Result, model: Result) -> RunPair:
     t_real, t_model = real.summary.first_freeze_at, model.summary.first_freeze_at
     end = min([t for t in (t_real, t_model) if t is not None] or [real.params["duration"]])
-    real_end = t_real if t_real is not None else real.params["duration"]
-    threshold = real.params["freeze_threshold"]
-    blocks = stalls(real, COLD_START, real_end, threshold)
+    real_end = watched_end(real)
+    blocks = stalls(real, COLD_START, real_end, threshold(real))
     warm = t_real is not None and t_real >= COLD_START
     return RunPair(
         k=k,
@@ -223,17 +235,18 @@ def pair(k: int, real: Result, model: Result) -> RunPair:
         model_at=t_model,
         real=latency(real, COLD_START, end),
         model=latency(model, COLD_START, end),
-        handled_at_freeze=(
-            None
-            if t_real is None
-            else sum(r.handled_at is not None and r.handled_at < t_real for r in real.requests)
-        ),
+        handled_at_freeze=None if t_real is None else handled(real, 0.0, t_real),
         stall_before=near_after(blocks, t_real) if warm else None,  # type: ignore[arg-type]
         stalls=len(blocks),
-        model_stalls=len(stalls(model, COLD_START, real_end, threshold)),
+        model_stalls=len(stalls(model, COLD_START, real_end, threshold(real))),
         window=max(real_end - COLD_START, 0.0),
         near_stall=covered(blocks, COLD_START, real_end, STALL_LEAD),
+        handled_watched=handled(real, COLD_START, real_end),
     )
+
+
+def handled(result: Result, start: float, end: float) -> int:
+    return sum(r.handled_at is not None and start <= r.handled_at < end for r in result.requests)
 
 
 def pairs(
@@ -246,36 +259,96 @@ def pairs(
 
 
 @contextlib.contextmanager
-def without_collection(stack: str) -> Iterator[None]:
-    """The stack's profile with no full collection, for the duration (the model reads
-    STACKS[stack] through Scenario.profile)."""
-    from sim.stacks import STACKS, FullCollection
-
+def collection(stack: str, full: FullCollection) -> Iterator[None]:
+    """The stack's profile with `full` as its full collection, for the duration (the model
+    reads STACKS[stack] through Scenario.profile)."""
     kept = STACKS[stack]
-    STACKS[stack] = dataclasses.replace(kept, full_collection=FullCollection(0, 1, 0.0))
+    STACKS[stack] = dataclasses.replace(kept, full_collection=full)
     try:
         yield
     finally:
         STACKS[stack] = kept
 
 
-def jitter_freezes(
-    stack: str,
-    case: str,
+NO_COLLECTION = FullCollection(first=0, every=1, seconds=0.0)
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """One change to the paired model: Scenario fields, jitter on or off, and the full
+    collection (None: the stack's calibrated one; a function of the replay j and of the run's
+    stall spacing in requests: a stall of its own)."""
+
+    label: str
+    fields: Mapping[str, Callable[[Any], Any]] = dataclasses.field(default_factory=dict)
+    jitter: str = "off"
+    stall: Callable[[int, int, int], FullCollection] | None = None
+    at_measured_rate: bool = False  # the stall comes every `every` requests, as measured
+
+
+def periodic_stall(seconds: float) -> Callable[[int, int, int], FullCollection]:
+    """A stall of `seconds` every `every` requests, replay j of J at phase (j + 1/2)/J: the
+    measured stall rate laid on the model as its full collection is (counted by requests)."""
+
+    def stall(j: int, replays: int, every: int) -> FullCollection:
+        return FullCollection(first=int(every * (j + 0.5) / replays), every=every, seconds=seconds)
+
+    return stall
+
+
+def what_ifs(stall_seconds: float) -> tuple[WhatIf, ...]:
+    return (
+        WhatIf("request_cpu x3", {"request_cpu": lambda s: 3 * s.request_cpu}),
+        WhatIf("async_work +10 ms", {"async_work": lambda s: s.async_work + 0.010}),
+        WhatIf("jitter on (calibrated, the full collection at its request count)", jitter="on"),
+        WhatIf("jitter on without the full collection", jitter="on",
+               stall=lambda j, n, every: NO_COLLECTION),
+        WhatIf(f"jitter on, a {stall_seconds * 1e3:.0f} ms stall at the case's measured stall "
+               "rate, random phase", jitter="on", stall=periodic_stall(stall_seconds),
+               at_measured_rate=True),
+    )  # fmt: skip
+
+
+def replay_freezes(
+    scenario: Scenario,
+    seed: int,
+    what: WhatIf,
     replays: int,
+    every: int,
     simulate: Callable[..., Result] = predict,
-    root: Path = RISK_RESULTS,
-) -> list[float]:
-    """Per stored run: the share of `replays` jittered replays of its sends that froze."""
-    shares = []
-    for path, real in stored_runs(stack, case, root):
-        scenario = model_scenario(real, path).replace(jitter="on")
-        seeds = [replication_seed(real.params["seed"], j) for j in range(replays)]
-        froze = [
-            simulate(scenario.replace(seed=s)).summary.first_freeze_at is not None for s in seeds
-        ]
-        shares.append(sum(froze) / replays)
-    return shares
+) -> float:
+    """The share of the paired model's replays under `what` that froze: one replay when
+    nothing in it is drawn, else `replays` at replication_seed(seed, j)."""
+    changed = scenario.replace(
+        jitter=what.jitter, **{name: f(scenario) for name, f in what.fields.items()}
+    )
+    count = replays if what.jitter == "on" else 1
+    froze = 0
+    for j in range(count):
+        run = changed.replace(seed=replication_seed(seed, j)) if what.jitter == "on" else changed
+        if what.stall is None:
+            result = simulate(run)
+        else:
+            with collection(scenario.stack, what.stall(j, count, every)):
+                result = simulate(run)
+        froze += result.summary.first_freeze_at is not None
+    return froze / count
+
+
+def stall_spacing(rows: Sequence[RunPair]) -> int | None:
+    """Requests handled per real stall before the first freezes, over a case's runs."""
+    count = sum(r.stalls for r in rows)
+    return None if count == 0 else round(sum(r.handled_watched for r in rows) / count)
+
+
+def stall_seconds(stack: str, cases: Sequence[str], root: Path = RISK_RESULTS) -> float:
+    """The median length of the real stalls before the first freezes, over the cases."""
+    lengths = []
+    for case in cases:
+        for _, real in stored_runs(stack, case, root):
+            end = watched_end(real)
+            lengths += [b - a for a, b in stalls(real, COLD_START, end, threshold(real))]
+    return statistics.median(lengths) if lengths else 0.0
 
 
 def _ms(x: float) -> str:
@@ -340,11 +413,39 @@ def pairs_text(case: str, rows: Sequence[RunPair]) -> list[str]:
     return lines
 
 
+def what_if_text(
+    stack: str, case: str, rows: Sequence[RunPair], replays: int, seconds: float
+) -> list[str]:
+    """The paired model's expected freezes under each what-if, beside the real count."""
+    runs = stored_runs(stack, case)
+    real = [r.real_at is not None for r in rows]
+    every = stall_spacing(rows)
+    lines = [
+        f"  what-ifs on the paired model ({replays} replays per run where jitter is on; real "
+        f"froze {sum(real)}, stall every {every} requests):"
+    ]
+    for what in what_ifs(seconds):
+        if what.at_measured_rate and every is None:
+            lines.append(f"    {what.label}: no stall measured")
+            continue
+        shares = [
+            replay_freezes(model_scenario(r, p), r.params["seed"], what, replays, every or 1)
+            for p, r in runs
+        ]
+        agree = sum(x if f else 1 - x for x, f in zip(shares, real, strict=True))
+        lines.append(
+            f"    {what.label}: expected freezes {sum(shares):.1f}, expected runs agreeing "
+            f"with the real app {agree:.1f}"
+        )
+    return lines
+
+
 def _at(t: float | None) -> str:
     return "none" if t is None else f"{t:.2f} s"
 
 
 def report(stack: str, replays: int, report_json: Path = HERE / "REPORT.json") -> list[str]:
+    """Every section, for the stack's one-process risk cases in REPORT.json."""
     rows = json.loads(report_json.read_text())["freeze_odds"]
     single = {c.name for c in RISK_CASES if c.overrides.get("processes", 1) == 1}
     mine = [r for r in rows if r["stack"] == stack and r["case"] in single]
@@ -353,16 +454,12 @@ def report(stack: str, replays: int, report_json: Path = HERE / "REPORT.json") -
     found = [steps(r) for r in mine]
     lines += [steps_text(s) for s in found]
     lines.append(steps_text(total(found)))
+    seconds = stall_seconds(stack, [r["case"] for r in mine])
     for row in mine:
-        lines += ["", *pairs_text(row["case"], pairs(stack, row["case"]))]
+        rows = pairs(stack, row["case"])
+        lines += ["", *pairs_text(row["case"], rows)]
         if replays:
-            on = jitter_freezes(stack, row["case"], replays)
-            with without_collection(stack):
-                off = jitter_freezes(stack, row["case"], replays)
-            lines.append(
-                f"  jittered paired replays ({replays} per run): expected freezes {sum(on):.1f}, "
-                f"without the full collection {sum(off):.1f}"
-            )
+            lines += what_if_text(stack, row["case"], rows, replays, seconds)
     return lines
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from sim.result import RequestRecord, Result, build_result
+from sim.risk.replications import replication_seed
 from sim.stacks import STACKS
 from tests.validation.test_odds import FakeModel, _summary
 from tests.validation.test_risk import stored_run
@@ -130,21 +132,67 @@ def test_pairs_put_each_stored_run_beside_the_model_on_its_own_sends(tmp_path):
     assert [p.load for p in got] == [1.5, 2.5]
 
 
-def test_jitter_freezes_replay_each_run_at_its_own_seeds_with_jitter_on(tmp_path):
+class CollectionModel(FakeModel):
+    """Records the full collection the stack's profile held at each run, and never freezes."""
+
+    def __call__(self, scenario):
+        self.scenarios.append((scenario, STACKS[scenario.stack].full_collection))
+        return Result({}, (), (), _summary(None))
+
+
+def test_a_what_if_with_nothing_drawn_is_one_run_of_the_changed_scenario(tmp_path):
     stored_run(tmp_path, 0)
+    ((path, real),) = edge.stored_runs("modern", "risk-edge", tmp_path)
+    scenario = edge.model_scenario(real, path)
     model = FakeModel()
-    shares = edge.jitter_freezes("modern", "risk-edge", 4, model, tmp_path)
-    assert len(shares) == 1 and 0.0 <= shares[0] <= 1.0
+    what = edge.what_ifs(0.06)[0]  # request_cpu x3
+    share = edge.replay_freezes(scenario, 5, what, 10, 100, model)
+    assert share in (0.0, 1.0)
+    (run,) = model.scenarios
+    assert run.request_cpu == pytest.approx(3 * scenario.request_cpu)
+    assert run.jitter == "off" and run.seed == scenario.seed
+
+
+def test_a_jittered_what_if_replays_at_the_run_seeds_replications(tmp_path):
+    stored_run(tmp_path, 0)
+    ((path, real),) = edge.stored_runs("modern", "risk-edge", tmp_path)
+    model = FakeModel()  # freezes on even seeds
+    what = edge.what_ifs(0.06)[2]
+    share = edge.replay_freezes(edge.model_scenario(real, path), 5, what, 4, 100, model)
+    seeds = [replication_seed(5, j) for j in range(4)]
+    assert [s.seed for s in model.scenarios] == seeds
     assert {s.jitter for s in model.scenarios} == {"on"}
-    assert len({s.seed for s in model.scenarios}) == 4
+    assert share == sum(s % 2 == 0 for s in seeds) / 4
 
 
-def test_without_collection_removes_the_full_collection_and_puts_it_back():
+def test_the_measured_rate_stall_replaces_the_collection_per_replay_and_puts_it_back(tmp_path):
+    stored_run(tmp_path, 0)
+    ((path, real),) = edge.stored_runs("modern", "risk-edge", tmp_path)
     kept = STACKS["modern"]
-    with edge.without_collection("modern"):
+    model = CollectionModel()
+    what = edge.what_ifs(0.07)[4]
+    assert what.at_measured_rate
+    edge.replay_freezes(edge.model_scenario(real, path), 5, what, 4, 1000, model)
+    assert [c.first for _, c in model.scenarios] == [125, 375, 625, 875]
+    assert {(c.every, c.seconds) for _, c in model.scenarios} == {(1000, 0.07)}
+    assert STACKS["modern"] is kept
+
+
+def test_collection_swaps_the_profile_for_the_duration_even_on_error():
+    kept = STACKS["modern"]
+    with pytest.raises(RuntimeError), edge.collection("modern", edge.NO_COLLECTION):
         assert STACKS["modern"].full_collection.seconds == 0.0
         assert STACKS["modern"].thread_pool == kept.thread_pool
+        raise RuntimeError
     assert STACKS["modern"] is kept
+
+
+def test_stall_spacing_is_requests_per_stall_and_none_without_stalls(tmp_path):
+    stored_run(tmp_path, 0)
+    rows = edge.pairs("modern", "risk-edge", FakeModel(), tmp_path)
+    assert edge.stall_spacing(rows) is None
+    two = [dataclasses.replace(rows[0], stalls=2, handled_watched=900)] * 2
+    assert edge.stall_spacing(two) == 450
 
 
 def test_a_replay_count_out_of_range_is_one_line_and_exit_2(capsys):
