@@ -42,6 +42,7 @@ from sim.result import RequestRecord, Result
 from sim.risk.replications import replication_seed
 from sim.scenario import Scenario
 from sim.stacks import STACKS, FullCollection
+from validation.arrivals import poisson_times
 from validation.cases import COLD_START, RISK_CASES
 from validation.compare import HERE, model_scenario, predict
 from validation.risk import RISK_RESULTS, stored_runs
@@ -191,6 +192,15 @@ def covered(blocks: Sequence[tuple[float, float]], start: float, end: float, lea
     return total
 
 
+def send_lags(result: Result) -> list[float]:
+    """How late each measured send left after its Poisson schedule (validation.arrivals draws
+    it from the run's seed, as the client did), seconds."""
+    rate = float(result.params["arrival"].split(":", 1)[1])
+    planned = poisson_times(rate, result.params["duration"], result.params["seed"])
+    sent = {r.i: r.sent_at for r in result.requests}
+    return [sent[i] - t for i, t in enumerate(planned) if sent.get(i) is not None]
+
+
 @dataclass(frozen=True)
 class RunPair:
     """One stored real run beside the model on its measured send times."""
@@ -210,6 +220,8 @@ class RunPair:
     window: float  # seconds watched, from COLD_START to the real first freeze or the end
     near_stall: float  # seconds of the window within STALL_LEAD after a real stall
     handled_watched: int  # real requests handled in the window
+    lag50: float  # the real sends' lateness behind their schedule, median and 99 % point
+    lag99: float
 
 
 def watched_end(real: Result) -> float:
@@ -228,6 +240,7 @@ def pair(k: int, real: Result, model: Result) -> RunPair:
     real_end = watched_end(real)
     blocks = stalls(real, COLD_START, real_end, threshold(real))
     warm = t_real is not None and t_real >= COLD_START
+    lags = send_lags(real)
     return RunPair(
         k=k,
         load=real.params.get("harness", {}).get("loadavg", math.nan),
@@ -242,6 +255,8 @@ def pair(k: int, real: Result, model: Result) -> RunPair:
         window=max(real_end - COLD_START, 0.0),
         near_stall=covered(blocks, COLD_START, real_end, STALL_LEAD),
         handled_watched=handled(real, COLD_START, real_end),
+        lag50=nearest_rank(lags, 0.5),
+        lag99=nearest_rank(lags, 0.99),
     )
 
 
@@ -399,7 +414,8 @@ def pairs_text(case: str, rows: Sequence[RunPair]) -> list[str]:
         f"{_ms(med([r.real.hold50 for r in with_data]))} / "
         f"{_ms(med([r.model.hold50 for r in with_data]))}, hold 90% "
         f"{_ms(med([r.real.hold90 for r in with_data]))} / "
-        f"{_ms(med([r.model.hold90 for r in with_data]))}"
+        f"{_ms(med([r.model.hold90 for r in with_data]))}; sends late behind their schedule "
+        f"50% {_ms(med([r.lag50 for r in rows]))}, 99% {_ms(med([r.lag99 for r in rows]))}"
     )
     warm = [r for r in rows if r.stall_before is not None]
     window = sum(r.window for r in rows)

@@ -200,3 +200,13 @@ def test_a_replay_count_out_of_range_is_one_line_and_exit_2(capsys):
         edge.main(["--jitter", "101"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == "--jitter must be an integer 0..100, got 101"
+
+
+def test_send_lags_are_each_sends_lateness_behind_the_runs_own_schedule():
+    from validation.arrivals import poisson_times
+
+    planned = poisson_times(5.0, 3.0, 11)
+    rows = [_r(i, t + 0.001 * i, None, None, None) for i, t in enumerate(planned)]
+    params = {"arrival": "poisson:5", "duration": 3.0, "seed": 11, "freeze_threshold": 0.5}
+    lags = edge.send_lags(build_result(params, rows[:-1], [], 0.5))
+    assert lags == pytest.approx([0.001 * i for i in range(len(planned) - 1)], abs=1e-6)
