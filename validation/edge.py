@@ -313,6 +313,7 @@ def periodic_stall(seconds: float) -> Callable[[int, int, int], FullCollection]:
 
 def what_ifs(stall_seconds: float) -> tuple[WhatIf, ...]:
     return (
+        WhatIf("none (jitter off, as compare runs it)"),
         WhatIf("request_cpu x3", {"request_cpu": lambda s: 3 * s.request_cpu}),
         WhatIf("async_work +10 ms", {"async_work": lambda s: s.async_work + 0.010}),
         WhatIf("jitter on (calibrated, the full collection at its request count)", jitter="on"),
@@ -429,10 +430,34 @@ def pairs_text(case: str, rows: Sequence[RunPair]) -> list[str]:
     return lines
 
 
+@dataclass
+class Tally:
+    """A what-if's expected freezes and runs agreeing, summed over cases."""
+
+    freezes: float = 0.0
+    agree: float = 0.0
+    runs: int = 0
+    real: int = 0
+    cases: int = 0
+
+    def add(self, shares: Sequence[float], real: Sequence[bool]) -> None:
+        self.freezes += sum(shares)
+        self.agree += sum(x if f else 1 - x for x, f in zip(shares, real, strict=True))
+        self.runs += len(real)
+        self.real += sum(real)
+        self.cases += 1
+
+
 def what_if_text(
-    stack: str, case: str, rows: Sequence[RunPair], replays: int, seconds: float
+    stack: str,
+    case: str,
+    rows: Sequence[RunPair],
+    replays: int,
+    seconds: float,
+    tallies: dict[str, Tally],
 ) -> list[str]:
-    """The paired model's expected freezes under each what-if, beside the real count."""
+    """The paired model's expected freezes under each what-if, beside the real count; each
+    is added to its tally."""
     runs = stored_runs(stack, case)
     real = [r.real_at is not None for r in rows]
     every = stall_spacing(rows)
@@ -448,12 +473,17 @@ def what_if_text(
             replay_freezes(model_scenario(r, p), r.params["seed"], what, replays, every or 1)
             for p, r in runs
         ]
-        agree = sum(x if f else 1 - x for x, f in zip(shares, real, strict=True))
-        lines.append(
-            f"    {what.label}: expected freezes {sum(shares):.1f}, expected runs agreeing "
-            f"with the real app {agree:.1f}"
-        )
+        one = Tally()
+        one.add(shares, real)
+        tallies.setdefault(what.label, Tally()).add(shares, real)
+        lines.append(f"    {what.label}: {tally_text(one)}")
     return lines
+
+
+def tally_text(t: Tally) -> str:
+    return (
+        f"expected freezes {t.freezes:.1f}, expected runs agreeing with the real app {t.agree:.1f}"
+    )
 
 
 def _at(t: float | None) -> str:
@@ -471,11 +501,18 @@ def report(stack: str, replays: int, report_json: Path = HERE / "REPORT.json") -
     lines += [steps_text(s) for s in found]
     lines.append(steps_text(total(found)))
     seconds = stall_seconds(stack, [r["case"] for r in mine])
+    tallies: dict[str, Tally] = {}
     for row in mine:
         rows = pairs(stack, row["case"])
         lines += ["", *pairs_text(row["case"], rows)]
         if replays:
-            lines += what_if_text(stack, row["case"], rows, replays, seconds)
+            lines += what_if_text(stack, row["case"], rows, replays, seconds, tallies)
+    if tallies:
+        lines += ["", "What-ifs summed over the cases (the paired model, real froze in brackets):"]
+        lines += [
+            f"  {label}: over {t.cases} cases, {t.runs} runs (real {t.real}): {tally_text(t)}"
+            for label, t in tallies.items()
+        ]
     return lines
 
 

@@ -132,6 +132,24 @@ def test_pairs_put_each_stored_run_beside_the_model_on_its_own_sends(tmp_path):
     assert [p.load for p in got] == [1.5, 2.5]
 
 
+def _what(label, seconds=0.06):
+    (what,) = [w for w in edge.what_ifs(seconds) if label in w.label]
+    return what
+
+
+def test_the_first_what_if_is_the_paired_model_as_compare_runs_it():
+    first = edge.what_ifs(0.06)[0]
+    assert (first.fields, first.jitter, first.stall) == ({}, "off", None)
+
+
+def test_a_tally_sums_expected_freezes_and_runs_agreeing_over_cases():
+    t = edge.Tally()
+    t.add([1.0, 0.4, 0.0], [True, False, False])
+    t.add([0.5], [True])
+    assert (t.freezes, t.runs, t.real, t.cases) == (pytest.approx(1.9), 4, 2, 2)
+    assert t.agree == pytest.approx(1.0 + 0.6 + 1.0 + 0.5)
+
+
 class CollectionModel(FakeModel):
     """Records the full collection the stack's profile held at each run, and never freezes."""
 
@@ -145,7 +163,7 @@ def test_a_what_if_with_nothing_drawn_is_one_run_of_the_changed_scenario(tmp_pat
     ((path, real),) = edge.stored_runs("modern", "risk-edge", tmp_path)
     scenario = edge.model_scenario(real, path)
     model = FakeModel()
-    what = edge.what_ifs(0.06)[0]  # request_cpu x3
+    what = _what("request_cpu x3")
     share = edge.replay_freezes(scenario, 5, what, 10, 100, model)
     assert share in (0.0, 1.0)
     (run,) = model.scenarios
@@ -157,7 +175,7 @@ def test_a_jittered_what_if_replays_at_the_run_seeds_replications(tmp_path):
     stored_run(tmp_path, 0)
     ((path, real),) = edge.stored_runs("modern", "risk-edge", tmp_path)
     model = FakeModel()  # freezes on even seeds
-    what = edge.what_ifs(0.06)[2]
+    what = _what("jitter on (calibrated")
     share = edge.replay_freezes(edge.model_scenario(real, path), 5, what, 4, 100, model)
     seeds = [replication_seed(5, j) for j in range(4)]
     assert [s.seed for s in model.scenarios] == seeds
@@ -170,7 +188,7 @@ def test_the_measured_rate_stall_replaces_the_collection_per_replay_and_puts_it_
     ((path, real),) = edge.stored_runs("modern", "risk-edge", tmp_path)
     kept = STACKS["modern"]
     model = CollectionModel()
-    what = edge.what_ifs(0.07)[4]
+    what = _what("ms stall", 0.07)
     assert what.at_measured_rate
     edge.replay_freezes(edge.model_scenario(real, path), 5, what, 4, 1000, model)
     assert [c.first for _, c in model.scenarios] == [125, 375, 625, 875]
