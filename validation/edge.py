@@ -45,9 +45,10 @@ from sim.stacks import STACKS, FullCollection
 from validation.arrivals import poisson_times
 from validation.cases import COLD_START, RISK_CASES
 from validation.compare import HERE, model_scenario, predict
+from validation.probe import BLOCK_MIN
 from validation.risk import RISK_RESULTS, stored_runs
 
-STALL_MIN = 0.03  # seconds: a loop block the probe reports, well above one request's CPU
+STALL_MIN = BLOCK_MIN  # the shortest loop block the probe reports (validation/probe.py)
 STALL_LEAD = 0.5  # seconds from a stall's end to a first freeze it may have started
 
 

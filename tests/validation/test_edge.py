@@ -103,10 +103,10 @@ def test_stalls_keep_blocks_from_stall_min_up_to_the_freeze_threshold():
     result = Result(
         {},
         (),
-        ((1.0, 1.02), (2.0, 2.05), (3.0, 3.4), (4.0, 5.0), (9.0, 9.1)),
+        ((1.0, 1.02), (2.0, 2.06), (3.0, 3.4), (4.0, 5.0), (9.0, 9.1)),
         _summary(None),
     )
-    assert edge.stalls(result, 0.0, 8.0, 0.5) == [(2.0, 2.05), (3.0, 3.4)]
+    assert edge.stalls(result, 0.0, 8.0, 0.5) == [(2.0, 2.06), (3.0, 3.4)]
 
 
 def test_near_after_and_covered_measure_the_lead_after_each_stall():
