@@ -279,7 +279,8 @@ def probability_table(
             "One schedule replayed K times (`python -m validation risk --same-seed`): every "
             "run at the root seed, so the app sees the same send schedule each time and what "
             "still varies is the server's own timing (and the client's send jitter). **The "
-            "model has no jitter today**: on one schedule it tells the same story every time, "
+            "model runs here with its jitter off** (as in every table of this report): on one "
+            "schedule it tells the same story every time, "
             "so its probability is 0 or 1; inside = that 0 or 1 inside the measured Wilson "
             "interval. Model per run: the model on each run's measured send times.",
             "",

@@ -169,13 +169,13 @@ def test_long_runs_show_both_mttfs_and_the_exposure_they_come_from():
     assert record["inside"] is True and record["measured"]["freezes"] == 2
 
 
-def test_a_same_seed_row_says_the_model_has_no_jitter():
+def test_a_same_seed_row_says_the_model_runs_with_its_jitter_off():
     from validation.agreement import SameSeedRow
 
     risk = _odds(True).measured
     row = SameSeedRow("modern", "risk-50", 2026, risk, 1.25, risk, (1.0, 1.0, 1.0))
     md = render_markdown(_rows(), {}, same_seed=[row])
     section = _section(md, "## Freeze probability")
-    assert "The model has no jitter today" in section
+    assert "The model runs here with its jitter off" in section
     [line] = [line for line in section.splitlines() if line.startswith("| risk-50")]
     assert "| 1 (froze at 1.25 s) |" in line and line.endswith("| **no** | 1.0 / 1.0 / 1.0 |")
