@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sim.distributions import is_form
 from sim.result import Result, summarize
 from sim.scenario import COSTS, Scenario
 from sim.traces import Trace, write_csv
@@ -58,9 +59,14 @@ def load_measured(path: Path) -> Result:
 
 def measured_scenario(result: Result) -> Scenario:
     """The measured run's Scenario, with today's calibrated costs and split: the costs and the
-    split recorded with a measurement were model inputs only, the real app never read them."""
+    split recorded with a measurement were model inputs only, the real app never read them.
+    A drawn query time is the exception: the client sent each request's draw to the app as its
+    `q` (`SELECT pg_sleep(q)`, validation.runner.request_params), so the run keeps it."""
     skip = {"harness", "split", *COSTS}
-    return Scenario.create(**{k: v for k, v in result.params.items() if k not in skip})
+    kept = {k: v for k, v in result.params.items() if k not in skip}
+    if is_form(str(result.params.get("query_time", ""))):
+        kept["query_time"] = result.params["query_time"]
+    return Scenario.create(**kept)
 
 
 def model_scenario(result: Result, path: Path) -> Scenario:
