@@ -21,7 +21,7 @@ from sim.scenario import COSTS, Scenario
 from sim.traces import Trace, write_csv
 from validation.agreement import Check, Row, checks, steady_checks
 from validation.calibrate import profile_path
-from validation.cases import Case, cases_for, is_steady
+from validation.cases import REPLAY_CASES, Case, cases_for, is_steady
 from validation.envs import ensure_env
 from validation.errors import HarnessFailure, HarnessUnavailable
 from validation.figures import agreement_counts, rewrite, write_atomic
@@ -179,6 +179,7 @@ def compare_all(
     """
     from validation.odds import long_rows, odds_rows, same_seed_rows  # they build on this module
     from validation.processes import process_rows, processes_table
+    from validation.workloads import workload_rows, workloads_table
 
     stacks = tuple(stacks)
     rows: list[Row] = []
@@ -208,15 +209,24 @@ def compare_all(
     same = same_seed_rows(stacks, same_seed_results, log)
     long = long_rows(stacks, risk_results, log)
     several = process_rows(stacks, risk_results, log)
+    workloads = workload_rows(stacks, risk_results, log)
+    replays = [r for r in rows if r.case in {c.name for c in REPLAY_CASES}]
     md, js = out / "REPORT.md", out / "REPORT.json"
-    report = render_json(rows, skipped, odds, same, long, [row.to_dict() for row in several])
+    report = render_json(
+        rows,
+        skipped,
+        odds,
+        same,
+        long,
+        [row.to_dict() for row in several],
+        [row.to_dict() for row in workloads],
+    )
     counts = agreement_counts(report["rows"])
     for document in documents:
         if document.exists():
             rewrite(document, counts)
     findings = FINDINGS.read_text() if FINDINGS.exists() else None
     write_atomic(js, json.dumps(report, indent=1) + "\n")
-    write_atomic(
-        md, render_markdown(rows, skipped, findings, odds, same, long, processes_table(several))
-    )
+    sections = (processes_table(several), workloads_table(workloads, replays))
+    write_atomic(md, render_markdown(rows, skipped, findings, odds, same, long, *sections))
     return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"
