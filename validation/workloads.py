@@ -186,27 +186,31 @@ def workloads_table(rows: Sequence[WorkloadRow], replays: Sequence[Row] = ()) ->
         "request's work `w` or query `q`, which the app runs as `await asyncio.sleep(w)` and "
         "`SELECT pg_sleep(q)`). P(freeze within the run) with its Wilson 95 % interval, real "
         f"over K runs and the model over {MANY} seeds of its own; inside: the model's inside the "
-        "real interval. Per metric: the real app's min / median / max over its K runs; the "
-        "model paired (each run's measured send times, the same draws) min / median / max; "
+        "real interval. Model paired: the model on each run's measured send times and the same "
+        "draws (runs alike: in how many of the K the model froze iff the app did). Per metric: "
+        "the real app's min / median / max over its K runs; the model paired min / median / "
+        "max; "
         f"the model over its {MANY} seeds 5 / 50 / 95 %; agree: the real median inside the "
         f"model's 5-95 % range. Both sides are cut off {CUT_OFF_GRACE:g} s after the last send, "
         "as the real runs are. Loop busy: the model's offered share of the loop thread, rate x "
         "(request CPU + query); the probe sees only blocks over 50 ms, so on the real side the "
         "latency is what shows it. Load: the 1-minute load before each run, min / median / max.",
         "",
-        "| case | stack | K | real P(freeze) | model P(freeze) | inside | loop busy (model) "
-        "| metric | real | model paired | model 5/50/95 % | agree | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | stack | K | real P(freeze) | model paired (runs alike) | model P(freeze) "
+        "| inside | loop busy (model) | metric | real | model paired | model 5/50/95 % | agree "
+        "| load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         o = row.odds
         for k, (metric, label) in enumerate(METRICS.items()):
             head = (
                 f"| {o.case} | {o.stack} | {o.measured.replications} | {odds_cell(o.measured)} "
+                f"| {odds_cell(o.paired)} ({o.paired_same}/{o.measured.replications}) "
                 f"| {odds_cell(o.many)} | {'yes' if o.inside else '**no**'} "
                 f"| {row.loop_busy:.0%} "
                 if k == 0
-                else "| | | | | | | "
+                else "| | | | | | | | "
             )
             lines.append(
                 f"{head}| {label} | {_text(row.measured[metric])} "
