@@ -32,7 +32,7 @@ from sim.queueing import loop_utilisation
 from sim.result import Result, summarize
 from sim.risk.replications import replication_seed
 from sim.scenario import Scenario
-from validation.agreement import OddsRow, Row
+from validation.agreement import OddsRow, Row, freezes
 from validation.cases import CUT_OFF_GRACE, WORKLOAD_CASES
 from validation.compare import measured_scenario, model_scenario, predict
 from validation.odds import odds_row, root_seed
@@ -171,14 +171,23 @@ def workload_rows(
 REPLAY_COLUMNS = ("recovered", "frozen_fraction", "freezes", "ok", "server_errors", "latency_p99")
 
 
+def _each_freeze(result: Result | None) -> str:
+    """Where each freeze began and how long it lasted: which spike a miss is in."""
+    if result is None:
+        return "-"
+    return ", ".join(f"{a:.1f}: {b - a:.1f}" for a, b in freezes(result)) or "none"
+
+
 def workloads_table(rows: Sequence[WorkloadRow], replays: Sequence[Row] = ()) -> list[str]:
     """REPORT.md's "Real workloads" section: the drawn-work and slow-query cases' odds and
     spreads, then the access-log replay's measured / predicted."""
     if not (rows or replays):
         return []
-    lines = [
-        "## Real workloads (hold-outs)",
-        "",
+    return ["## Real workloads (hold-outs)", "", _intro(), "", *_odds(rows), *_replays(replays)]
+
+
+def _intro() -> str:
+    return (
         "Drawn work, a slow query and an access-log replay (issue 11). **Every case here is a "
         "hold-out**: measured after the model was built, never tuned on. Each odds case run K "
         "times (`python -m validation risk --case NAME`, run k at `replication_seed(root, k)`, "
@@ -189,13 +198,18 @@ def workloads_table(rows: Sequence[WorkloadRow], replays: Sequence[Row] = ()) ->
         "real interval. Model paired: the model on each run's measured send times and the same "
         "draws (runs alike: in how many of the K the model froze iff the app did). Per metric: "
         "the real app's min / median / max over its K runs; the model paired min / median / "
-        "max; "
-        f"the model over its {MANY} seeds 5 / 50 / 95 %; agree: the real median inside the "
+        f"max; the model over its {MANY} seeds 5 / 50 / 95 %; agree: the real median inside the "
         f"model's 5-95 % range. Both sides are cut off {CUT_OFF_GRACE:g} s after the last send, "
         "as the real runs are. Loop busy: the model's offered share of the loop thread, rate x "
         "(request CPU + query); the probe sees only blocks over 50 ms, so on the real side the "
-        "latency is what shows it. Load: the 1-minute load before each run, min / median / max.",
-        "",
+        "latency is what shows it. Load: the 1-minute load before each run, min / median / max."
+    )
+
+
+def _odds(rows: Sequence[WorkloadRow]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
         "| case | stack | K | real P(freeze) | model paired (runs alike) | model P(freeze) "
         "| inside | loop busy (model) | metric | real | model paired | model 5/50/95 % | agree "
         "| load |",
@@ -218,27 +232,32 @@ def workloads_table(rows: Sequence[WorkloadRow], replays: Sequence[Row] = ()) ->
                 f"| {'**no**' if metric in row.misses else 'yes'} "
                 f"| {load_cell(o.loadavg) if k == 0 else ''} |"
             )
-    lines.append("")
-    if replays:
-        lines += [
-            "The access log (`validation/workloads/access.log`: nginx lines made by "
-            "`python -m validation.sample_log`, its arrivals drawn, not recorded) turned into "
-            "a trace by `python -m sim trace-from-log --format nginx` and replayed once on each "
-            "stack (`--arrival trace:validation/workloads/access-trace.csv`), judged as steady "
-            "traffic above: recovered exact, frozen fraction within 20 % (or 0.02). Cells are "
-            "measured / predicted, the model on the measured send times.",
-            "",
-            "| case | stack | recovered | frozen fraction | freezes | 200 | 5xx | p99 latency s "
-            "| agree | load |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for r in replays:
-            load = r.measured.params.get("harness", {}).get("loadavg") if r.measured else None
-            verdict = ("yes" if r.ok else "**no**") if r.checks else f"n/a: {r.note}"
-            lines.append(
-                f"| {r.case} | {r.stack} | "
-                + " | ".join(pair_cell(r, m) for m in REPLAY_COLUMNS)
-                + f" | {verdict} | {'-' if load is None else f'{load:.2f}'} |"
-            )
-        lines.append("")
-    return lines
+    return [*lines, ""]
+
+
+def _replays(replays: Sequence[Row]) -> list[str]:
+    if not replays:
+        return []
+    lines = [
+        "The access log (`validation/workloads/access.log`: nginx lines made by "
+        "`python -m validation.sample_log`, its arrivals drawn, not recorded) turned into a "
+        "trace by `python -m sim trace-from-log --format nginx` and replayed once on each stack "
+        "(`--arrival trace:validation/workloads/access-trace.csv`), judged as steady traffic "
+        "above: recovered exact, frozen fraction within 20 % (or 0.02). Cells are measured / "
+        "predicted, the model on the measured send times; each freeze: its start and length in "
+        "seconds (a probe may split one freeze in two).",
+        "",
+        "| case | stack | recovered | frozen fraction | freezes | 200 | 5xx | p99 latency s "
+        "| each freeze: start, s long | agree | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in replays:
+        load = r.measured.params.get("harness", {}).get("loadavg") if r.measured else None
+        verdict = ("yes" if r.ok else "**no**") if r.checks else f"n/a: {r.note}"
+        lines.append(
+            f"| {r.case} | {r.stack} | "
+            + " | ".join(pair_cell(r, m) for m in REPLAY_COLUMNS)
+            + f" | {_each_freeze(r.measured)} / {_each_freeze(r.predicted)}"
+            + f" | {verdict} | {'-' if load is None else f'{load:.2f}'} |"
+        )
+    return [*lines, ""]

@@ -115,6 +115,8 @@ def test_the_replay_is_listed_measured_over_predicted():
     lines = workloads_table([], [row])
     line = next(x for x in lines if x.startswith("| access-log-replay"))
     assert "| 5 / 4 |" in line and "| **no** |" in line
+    assert "| 1.0: 1.0 / none |" in line  # the measured freeze and the model's none
+    assert not any(x.startswith("| case | stack | K |") for x in lines)  # no odds without runs
 
 
 def test_every_workload_case_is_a_hold_out():
