@@ -183,7 +183,15 @@ def workloads_table(rows: Sequence[WorkloadRow], replays: Sequence[Row] = ()) ->
     spreads, then the access-log replay's measured / predicted."""
     if not (rows or replays):
         return []
-    return ["## Real workloads (hold-outs)", "", _intro(), "", *_odds(rows), *_replays(replays)]
+    return [
+        "## Real workloads (hold-outs)",
+        "",
+        _intro(),
+        "",
+        *_odds(rows),
+        *_replays(replays),
+        *_misses(rows, replays),
+    ]
 
 
 def _intro() -> str:
@@ -261,3 +269,41 @@ def _replays(replays: Sequence[Row]) -> list[str]:
             + f" | {verdict} | {'-' if load is None else f'{load:.2f}'} |"
         )
     return [*lines, ""]
+
+
+def _misses(rows: Sequence[WorkloadRow], replays: Sequence[Row]) -> list[str]:
+    """Each miss in figures, for FINDINGS.md's reasons to point at."""
+    found = []
+    for row in rows:
+        o = row.odds
+        if not o.inside:
+            lo, hi = o.measured.p_freeze_ci
+            found.append(
+                f"{o.stack} {o.case}: the model's P(freeze) {o.many.p_freeze:.2f} outside the "
+                f"real interval [{lo:.2f}, {hi:.2f}]"
+            )
+        for m in row.misses:
+            many = row.many[m]
+            found.append(
+                f"{o.stack} {o.case}, {METRICS[m]}: real median {row.measured[m].median:.3g} "
+                f"outside the model's 5-95 % range {many.low:.3g}-{many.high:.3g}"
+            )
+    for r in replays:
+        for c in r.checks:
+            if not c.ok:
+                found.append(
+                    f"{r.stack} {r.case}, {c.metric}: real {_fmt(c.measured)}, "
+                    f"model {_fmt(c.predicted)} ({c.rule})"
+                )
+    if not found:
+        return []
+    return [
+        "Misses, in figures (the reasons: FINDINGS.md, below):",
+        "",
+        *(f"- {x}" for x in found),
+        "",
+    ]
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -129,3 +129,14 @@ def test_the_slow_query_is_sent_to_the_app_per_request():
         if "query_time" in case.overrides:
             scenario = scenario_for("modern", case)
             assert request_params(scenario, 2) == [{"q": 0.02}, {"q": 0.02}]
+
+
+def test_each_miss_is_listed_with_its_figures(tmp_path):
+    row = workload_row("modern", CASE, "what", _store(tmp_path, [0.9] * 3), 10, FakeModel())
+    listed = [x for x in workloads_table([row]) if x.startswith("- ")]
+    assert listed == [
+        f"- modern {CASE}, {METRICS['latency_p50']}: real median 0.9 outside the model's 5-95 % "
+        "range 0.1-0.3",
+        f"- modern {CASE}, {METRICS['latency_p99']}: real median 0.9 outside the model's 5-95 % "
+        "range 0.1-0.3",
+    ]
