@@ -325,8 +325,8 @@ RISK_CASES: tuple[Case, ...] = FREEZE_CASES + PROCESS_CASES
 # judged by validation.workloads. lognormal:0.1,1 has the seed's mean work and a tail (p99
 # 0.62 s); at 55 req/s the model put P(freeze within 30 s) near 0.4 before any run. A 20 ms
 # query (`SELECT pg_sleep(q)`, sent per request: a plain number would run the seed's SELECT)
-# holds the loop thread 20 ms a request: at 30 req/s the loop is ~70 % busy and the pool never
-# runs dry in the model; at 40 it is ~93 % busy and the model freezes in every run.
+# holds the loop thread 20 ms a request: at 30 req/s the loop is ~70 % busy and the model,
+# asked before any run, froze in none of 20 seeds; at 40 it is ~93 % busy and froze in all 20.
 SLOW_QUERY = {**EDGE, "duration": 20.0, "query_time": "uniform:0.02,0.02"}
 WORKLOAD_CASES: tuple[Case, ...] = (
     _case(
