@@ -15,12 +15,13 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sim.distributions import is_form
 from sim.result import Result, summarize
 from sim.scenario import COSTS, Scenario
 from sim.traces import Trace, write_csv
 from validation.agreement import Check, Row, checks, steady_checks
 from validation.calibrate import profile_path
-from validation.cases import Case, cases_for, is_steady
+from validation.cases import REPLAY_CASES, Case, cases_for, is_steady
 from validation.envs import ensure_env
 from validation.errors import HarnessFailure, HarnessUnavailable
 from validation.figures import agreement_counts, rewrite, write_atomic
@@ -58,9 +59,14 @@ def load_measured(path: Path) -> Result:
 
 def measured_scenario(result: Result) -> Scenario:
     """The measured run's Scenario, with today's calibrated costs and split: the costs and the
-    split recorded with a measurement were model inputs only, the real app never read them."""
+    split recorded with a measurement were model inputs only, the real app never read them.
+    A drawn query time is the exception: the client sent each request's draw to the app as its
+    `q` (`SELECT pg_sleep(q)`, validation.runner.request_params), so the run keeps it."""
     skip = {"harness", "split", *COSTS}
-    return Scenario.create(**{k: v for k, v in result.params.items() if k not in skip})
+    kept = {k: v for k, v in result.params.items() if k not in skip}
+    if is_form(str(result.params.get("query_time", ""))):
+        kept["query_time"] = result.params["query_time"]
+    return Scenario.create(**kept)
 
 
 def model_scenario(result: Result, path: Path) -> Scenario:
@@ -176,6 +182,7 @@ def compare_all(
     from validation.odds import long_rows, odds_rows, same_seed_rows  # they build on this module
     from validation.processes import process_rows, processes_table
     from validation.repeats import repeat_record, repeat_rows, repeats_table
+    from validation.workloads import workload_rows, workloads_table
 
     stacks = tuple(stacks)
     rows: list[Row] = []
@@ -206,6 +213,8 @@ def compare_all(
     long = long_rows(stacks, risk_results, log)
     several = process_rows(stacks, risk_results, log)
     repeats = repeat_rows(stacks, repeat_results, log)
+    workloads = workload_rows(stacks, risk_results, log)
+    replays = [r for r in rows if r.case in {c.name for c in REPLAY_CASES}]
     md, js = out / "REPORT.md", out / "REPORT.json"
     report = render_json(
         rows,
@@ -215,6 +224,7 @@ def compare_all(
         long,
         [row.to_dict() for row in several],
         [repeat_record(row) for row in repeats],
+        [row.to_dict() for row in workloads],
     )
     counts = agreement_counts(report["rows"])
     for document in documents:
@@ -222,17 +232,10 @@ def compare_all(
             rewrite(document, counts)
     findings = FINDINGS.read_text() if FINDINGS.exists() else None
     write_atomic(js, json.dumps(report, indent=1) + "\n")
-    write_atomic(
-        md,
-        render_markdown(
-            rows,
-            skipped,
-            findings,
-            odds,
-            same,
-            long,
-            processes_table(several),
-            repeats_table(repeats),
-        ),
+    sections = (
+        processes_table(several),
+        repeats_table(repeats),
+        workloads_table(workloads, replays),
     )
+    write_atomic(md, render_markdown(rows, skipped, findings, odds, same, long, *sections))
     return f"{counts['all'].agree}/{counts['all'].of} cases agree; wrote {md} and {js}"

@@ -28,7 +28,7 @@ RECOVERY = {True: "recovered", False: "collapsed", None: "no freeze"}
 NO_FINDINGS = "(not written yet: validation/FINDINGS.md is inserted here)"
 
 
-def _pair(row: Row, metric: str) -> str:
+def pair_cell(row: Row, metric: str) -> str:
     check = next((c for c in row.checks if c.metric == metric), None)
     if check is None:  # reported, not judged
         measured = getattr(row.measured.summary, metric) if row.measured else "-"
@@ -70,10 +70,12 @@ def render_markdown(
     long: Sequence[LongRow] = (),
     processes: Sequence[str] = (),
     repeats: Sequence[str] = (),
+    workloads: Sequence[str] = (),
 ) -> str:
     """REPORT.md; `findings` (FINDINGS.md's text) goes under "What the model gets wrong";
-    `processes` is the several-processes section's lines (validation.processes), `repeats`
-    the repeated bursts' (validation.repeats)."""
+    `processes`, `repeats` and `workloads` are the several-processes, repeated-bursts and
+    real-workloads sections' lines (validation.processes, validation.repeats,
+    validation.workloads)."""
     counts = agreement_counts(_record(r) for r in rows)
     lines = [
         "# Validation report: the model against the real app",
@@ -106,7 +108,7 @@ def render_markdown(
             "|---|---|" + "---|" * (len(HEADERS) + 3),
         ]
         for r in stack_rows:
-            cells = [_pair(r, m) for m in COLUMNS]
+            cells = [pair_cell(r, m) for m in COLUMNS]
             lines.append(
                 f"| {r.case} | {r.what} | "
                 + " | ".join(cells)
@@ -118,6 +120,7 @@ def render_markdown(
     lines += probability_table(odds, same_seed, long)
     lines += processes
     lines += repeats
+    lines += workloads
     lines += [
         "## What the model gets wrong and why",
         "",
@@ -143,7 +146,7 @@ def _steady_table(rows: Sequence[Row]) -> list[str]:
         "|---|---|---|" + "---|" * (len(STEADY_HEADERS) + 2),
     ]
     for r in rows:
-        cells = [_pair(r, m) for m in STEADY_COLUMNS]
+        cells = [pair_cell(r, m) for m in STEADY_COLUMNS]
         load = r.measured.params.get("harness", {}).get("loadavg") if r.measured else None
         lines.append(
             f"| {r.stack} | {r.case} | {r.what} | "
@@ -156,7 +159,7 @@ def _steady_table(rows: Sequence[Row]) -> list[str]:
 ODDS_COMMAND = "python -m validation risk --stack S --case C --replications K"
 
 
-def _p(risk: Risk, key: str = "p_freeze") -> str:
+def odds_cell(risk: Risk, key: str = "p_freeze") -> str:
     lo, hi = getattr(risk, f"{key}_ci")
     return f"{getattr(risk, key):.2f} [{lo:.2f}, {hi:.2f}]"
 
@@ -201,9 +204,9 @@ def odds_table(odds: Sequence[OddsRow]) -> list[str]:
     for o in odds:
         k = o.measured.replications
         lines.append(
-            f"| {o.case} | {o.stack} | {k} | {_p(o.measured)} | {_p(o.paired)} "
-            f"| {o.paired_same}/{k} | {_p(o.same_seeds)} | {_p(o.many)} "
-            f"| {_p(o.measured, 'p_collapse')} / {_p(o.many, 'p_collapse')} "
+            f"| {o.case} | {o.stack} | {k} | {odds_cell(o.measured)} | {odds_cell(o.paired)} "
+            f"| {o.paired_same}/{k} | {odds_cell(o.same_seeds)} | {odds_cell(o.many)} "
+            f"| {odds_cell(o.measured, 'p_collapse')} / {odds_cell(o.many, 'p_collapse')} "
             f"| {_median(o.measured)} / {_median(o.many)} "
             f"| {o.cold_start[0]}/{k} / {o.cold_start[1]}/{o.many.replications} "
             f"| {' / '.join(f'{x:.1f}' for x in o.loadavg)} "
@@ -234,7 +237,7 @@ def _seconds(value: float | None) -> str:
     return "∞" if value is None or math.isinf(value) else f"{value:.0f}"
 
 
-def _load(load: tuple[float, float, float]) -> str:
+def load_cell(load: tuple[float, float, float]) -> str:
     return " / ".join(f"{x:.1f}" for x in load)
 
 
@@ -268,10 +271,10 @@ def probability_table(
         real, model = o.first_freezes
         lines.append(
             f"| {o.case} | {o.what} | {o.stack} | {'yes' if o.hold_out else 'no (tuned on)'} "
-            f"| {o.root} | {o.measured.replications} | {len(real)} | {_p(o.measured)} "
-            f"| {_p(o.many)} | {'yes' if o.inside else '**no**'} "
+            f"| {o.root} | {o.measured.replications} | {len(real)} | {odds_cell(o.measured)} "
+            f"| {odds_cell(o.many)} | {'yes' if o.inside else '**no**'} "
             f"| {_share(o.cold_start[0], len(real))} / {_share(o.cold_start[1], len(model))} "
-            f"| {_quantiles(real)} / {_quantiles(model)} | {_load(o.loadavg)} |"
+            f"| {_quantiles(real)} / {_quantiles(model)} | {load_cell(o.loadavg)} |"
         )
     lines.append("")
     if same_seed:
@@ -292,8 +295,8 @@ def probability_table(
             at = "no freeze" if r.model_freeze_at is None else f"froze at {r.model_freeze_at:.2f} s"
             lines.append(
                 f"| {r.case} | {r.stack} | {r.seed} | {r.measured.replications} "
-                f"| {_p(r.measured)} | {r.model_p:.0f} ({at}) | {_p(r.paired)} "
-                f"| {'yes' if r.inside else '**no**'} | {_load(r.loadavg)} |"
+                f"| {odds_cell(r.measured)} | {r.model_p:.0f} ({at}) | {odds_cell(r.paired)} "
+                f"| {'yes' if r.inside else '**no**'} | {load_cell(r.loadavg)} |"
             )
         lines.append("")
     if long:
@@ -323,7 +326,7 @@ def probability_table(
                 f"| {r.case} | {r.stack} | {r.measured.runs} | {r.measured.seconds:.0f} "
                 f"| {r.measured.freezes} ({r.cold_start[0]}) | {_mttf(r.measured)} "
                 f"| {_mttf(r.measured_warm)} | {_mttf(r.model)} ({r.model.runs}) | {risk} "
-                f"| {'yes' if r.inside else '**no**'} | {_load(r.loadavg)} |"
+                f"| {'yes' if r.inside else '**no**'} | {load_cell(r.loadavg)} |"
             )
         lines.append("")
     return lines
@@ -333,7 +336,7 @@ def _many(odds: Sequence[OddsRow]) -> str:
     return "/".join(str(n) for n in dict.fromkeys(o.many.replications for o in odds))
 
 
-def _odds_record(o: OddsRow) -> dict[str, Any]:
+def odds_record(o: OddsRow) -> dict[str, Any]:
     return {
         "stack": o.stack,
         "case": o.case,
@@ -380,6 +383,7 @@ def render_json(
     long: Sequence[LongRow] = (),
     processes: Sequence[dict[str, Any]] = (),
     repeats: Sequence[dict[str, Any]] = (),
+    workloads: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """REPORT.json; `counts` are what README.md and FINDINGS.md quote (validation.figures)."""
     records = [_record(r) for r in rows]
@@ -389,9 +393,10 @@ def render_json(
         "skipped": skipped,
         "counts": {key: asdict(count) for key, count in counts.items()},
         "rows": records,
-        "freeze_odds": [_odds_record(o) for o in odds],
+        "freeze_odds": [odds_record(o) for o in odds],
         "same_seed": [{**asdict(r), "inside": r.inside} for r in same_seed],
         "long_runs": [{**asdict(r), "inside": r.inside} for r in long],
         "processes": list(processes),
         "repeated_bursts": list(repeats),
+        "workloads": list(workloads),
     }

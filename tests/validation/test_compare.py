@@ -7,7 +7,7 @@ import dataclasses
 
 from sim.result import RequestRecord, build_result
 from sim.scenario import Scenario
-from validation.compare import judge, model_scenario
+from validation.compare import judge, measured_scenario, model_scenario
 
 
 def _measured(arrival: str, tmp_path, client: str = "external"):
@@ -72,3 +72,16 @@ def test_a_traces_per_request_work_goes_with_each_measured_send_time(tmp_path):
     assert replay.times == (0.05, 0.31, 1.7)
     assert replay.column("work") == (0.4, 0.2, None)
     assert replay.column("query") == (None, 0.01, 0.05)
+
+
+def test_a_drawn_query_time_is_what_the_app_ran_so_the_model_keeps_it():
+    params = Scenario.create(query_time="uniform:0.02,0.02", client="external").to_params()
+    result = build_result({**params, "harness": {}}, [], [], 1.0)
+    assert measured_scenario(result).query_time == "uniform:0.02,0.02"
+
+
+def test_a_plain_query_time_was_only_a_model_input_so_todays_calibration_replaces_it():
+    calibrated = Scenario.create().query_time
+    params = Scenario.create(query_time=calibrated * 7).to_params()
+    result = build_result({**params, "harness": {}}, [], [], 1.0)
+    assert measured_scenario(result).query_time == calibrated

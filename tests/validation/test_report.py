@@ -179,3 +179,11 @@ def test_a_same_seed_row_says_the_model_runs_with_its_jitter_off():
     assert "The model runs here with its jitter off" in section
     [line] = [line for line in section.splitlines() if line.startswith("| risk-50")]
     assert "| 1 (froze at 1.25 s) |" in line and line.endswith("| **no** | 1.0 / 1.0 / 1.0 |")
+
+
+def test_the_workloads_section_comes_after_the_processes_and_before_the_findings():
+    md = render_markdown(
+        _rows(), {}, "F.", processes=["## Several processes", ""], workloads=["## Real w", ""]
+    )
+    assert md.index("## Several processes") < md.index("## Real w") < md.index("F.")
+    assert render_json(_rows(), {}, workloads=[{"case": "x"}])["workloads"] == [{"case": "x"}]
