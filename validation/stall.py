@@ -95,12 +95,15 @@ def _spread(values: list[float]) -> dict[str, float | int | None]:
 
 def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
     """One stored run's full collections: when the first came and how far apart the later ones
-    were, both in requests served and in seconds, and how long each held the loop thread.
-    Collections that start after the traffic's duration (the server's shutdown) are left out."""
+    were, both in requests served and in seconds, and how long each held the loop thread; and
+    the generation-1 collections a full one waits on (CPython 3.11 gcmodule.c
+    collect_generations: more than generations[2].threshold = 10 of them since the last full
+    one, and long_lived_pending over a quarter of long_lived_total). Collections that start
+    after the traffic's duration (the server's shutdown) are left out."""
     params = report["params"]
-    full = [
-        c for c in report["collections"] if c["generation"] == 2 and c["start"] < params["duration"]
-    ]
+    during = [c for c in report["collections"] if c["start"] < params["duration"]]
+    full = [c for c in during if c["generation"] == 2]
+    young = [c for c in during if c["generation"] == 1]
     served = [c["served_before"] for c in full]
     starts = [c["start"] for c in full]
     harness = params.get("harness", {})
@@ -118,6 +121,12 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
         "every_seconds": [round(b - a, 4) for a, b in pairwise(starts)],
         "seconds": [c["seconds"] for c in full],
         "survivors": [c["survivors"] for c in full],
+        "young_every_requests": [
+            b["served_before"] - a["served_before"] for a, b in pairwise(young)
+        ],
+        "young_between": [
+            sum(a["start"] < c["start"] < b["start"] for c in young) for a, b in pairwise(full)
+        ],
     }
 
 
@@ -153,6 +162,10 @@ def stack_summary(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 "every_seconds": _spread([x for r in group for x in r["every_seconds"]]),
                 "seconds": _spread([x for r in group for x in r["seconds"]]),
                 "survivors": _spread([x for r in group for x in r["survivors"]]),
+                "young_every_requests": _spread(
+                    [x for r in group for x in r["young_every_requests"]]
+                ),
+                "young_between": _spread([x for r in group for x in r["young_between"]]),
             }
         )
     periodic = [r for r in rates if r["every_requests"]["n"]]
@@ -190,7 +203,9 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
                 f"  {r['arrival']} ({r['runs']} runs, {r['served']} served, load {r['load']}): "
                 f"first after {text(r['first_requests'])} req / {text(r['first_seconds'], ' s')}; "
                 f"every {text(r['every_requests'])} req / {text(r['every_seconds'], ' s')}; "
-                f"length {text(r['seconds'], ' s')}; survivors {text(r['survivors'])}"
+                f"length {text(r['seconds'], ' s')}; survivors {text(r['survivors'])}; "
+                f"a generation-1 collection every {text(r['young_every_requests'])} req, "
+                f"{text(r['young_between'])} between full ones"
             )
 
 
