@@ -121,6 +121,9 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
         "every_seconds": [round(b - a, 4) for a, b in pairwise(starts)],
         "seconds": [c["seconds"] for c in full],
         "survivors": [c["survivors"] for c in full],
+        # The interval still open at the end: a lower bound on the next one.
+        "open_requests": report["served"] - served[-1] if served else None,
+        "open_seconds": round(params["duration"] - starts[-1], 4) if starts else None,
         "young_every_requests": [
             b["served_before"] - a["served_before"] for a, b in pairwise(young)
         ],
@@ -160,6 +163,14 @@ def stack_summary(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 ),
                 "every_requests": _spread([x for r in group for x in r["every_requests"]]),
                 "every_seconds": _spread([x for r in group for x in r["every_seconds"]]),
+                "open_requests": max(
+                    (r["open_requests"] for r in group if r["open_requests"] is not None),
+                    default=None,
+                ),
+                "open_seconds": max(
+                    (r["open_seconds"] for r in group if r["open_seconds"] is not None),
+                    default=None,
+                ),
                 "seconds": _spread([x for r in group for x in r["seconds"]]),
                 "survivors": _spread([x for r in group for x in r["survivors"]]),
                 "young_every_requests": _spread(
@@ -202,7 +213,8 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
             print(
                 f"  {r['arrival']} ({r['runs']} runs, {r['served']} served, load {r['load']}): "
                 f"first after {text(r['first_requests'])} req / {text(r['first_seconds'], ' s')}; "
-                f"every {text(r['every_requests'])} req / {text(r['every_seconds'], ' s')}; "
+                f"every {text(r['every_requests'])} req / {text(r['every_seconds'], ' s')} "
+                f"(none yet {r['open_requests']} req / {r['open_seconds']} s after the last); "
                 f"length {text(r['seconds'], ' s')}; survivors {text(r['survivors'])}; "
                 f"a generation-1 collection every {text(r['young_every_requests'])} req, "
                 f"{text(r['young_between'])} between full ones"

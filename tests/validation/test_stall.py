@@ -77,6 +77,7 @@ def test_a_run_summary_counts_the_intervals_in_requests_and_seconds_and_drops_th
     assert summary["every_seconds"] == [44.6667, 44.6667]
     assert summary["seconds"] == [0.05, 0.05, 0.05]
     assert summary["young_between"] == [0, 0]  # the one generation-1 collection came first
+    assert (summary["open_requests"], summary["open_seconds"]) == (7200 - 5750, 24.1667)
 
 
 def test_a_period_fixed_in_requests_moves_in_seconds_with_the_rate():
