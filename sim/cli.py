@@ -216,11 +216,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor = make_executor(min(args.workers, replications - 1), args.dask, Settings())
 
         def paced(first: float) -> None:
-            expected = first * (replications - 1) / executor.parallel
+            at_once = executor.parallel  # a Dask cluster is asked once
+            expected = first * (replications - 1) / at_once
             if expected > max_seconds:
                 raise UsageError(
                     f"--replications {replications} would take about {duration(expected)} "
-                    f"({first:.2f} s of CPU per run, {executor.parallel} at once): pass "
+                    f"({first:.2f} s of CPU per run, {at_once} at once): pass "
                     f"--max-seconds {math.ceil(expected)} or more to run it (default "
                     f"{MAX_SECONDS:g}), or fewer replications"
                 )
