@@ -350,18 +350,17 @@ def splitting(
     notes: list[str] = []
     mean: float | None = math.inf
     ci: tuple[float, float | None] = (0.0, math.inf)
-    batches_cost = 0  # requests the finished batches took
     for b in range(max_batches):
-        if estimates and spend.limit - spend.requests < batches_cost / len(estimates):
-            # A batch the budget cuts short is dropped: stop rather than start one that the budget
-            # left would not pay for at the finished batches' mean cost.
+        # The budget pays for batches alone, so what it has spent is what the finished ones
+        # cost. A batch it cuts short is dropped: stop rather than start one that the budget
+        # left would not pay for at their mean cost.
+        if estimates and spend.limit - spend.requests < spend.requests / len(estimates):
             notes.append(
                 f"stopped after {len(estimates)} batches: the budget left would not pay for another"
             )
             break
         rng = random.Random(f"splitting:{scenario.seed}:{b}")
         batch = _Batch(scenario, rate, potential, floor, memory, rng, spend)
-        started = spend.requests
         try:
             estimates.append(batch.run(ladder))
         except _OutOfBudget as out:
@@ -372,7 +371,6 @@ def splitting(
         finally:
             runs, simulated = runs + batch.runs, simulated + batch.simulated
             saturated += batch.saturated
-        batches_cost += spend.requests - started
         mean, ci = _interval(estimates)
         report(
             f"splitting batch {b + 1}: MTTF {duration(mean)} [{duration(ci[0])}, {duration(ci[1])}]"
