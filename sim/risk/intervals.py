@@ -12,6 +12,12 @@ LEVEL = 0.95
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
 
 
+def student_t(df: int) -> float:
+    """The two-sided LEVEL quantile of Student's t: Z for a variance estimated from df + 1
+    samples, which Z alone makes too narrow when they are few."""
+    return float(stats.t.ppf(0.5 + LEVEL / 2, df))
+
+
 def wilson(successes: int, trials: int) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion: sane at 0 and at n, unlike Wald's."""
     if trials <= 0:
@@ -33,7 +39,7 @@ def mean_interval(values: Sequence[float]) -> tuple[float, tuple[float, float]]:
     if n < 2:
         return (mean, (mean, mean))
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * sd / math.sqrt(n)
+    half = student_t(n - 1) * sd / math.sqrt(n)
     return (mean, (mean - half, mean + half))
 
 

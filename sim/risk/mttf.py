@@ -31,7 +31,7 @@ from scipy import special
 
 from sim.queueing import hold_time
 from sim.risk.episodes import Episode, poisson, replay, run_episode
-from sim.risk.intervals import Z, exponential_mean, mean_interval, wilson
+from sim.risk.intervals import Z, exponential_mean, mean_interval, student_t, wilson
 from sim.risk.text import duration
 from sim.scenario import Scenario
 
@@ -390,17 +390,22 @@ def splitting(
 def _interval(estimates: list[tuple[float, float]]) -> tuple[float, tuple[float, float]]:
     """1 / (freezes per second), with a log-normal interval whose variance is the larger of
     the stage-wise one and, from 4 batches on, the batches' own spread (it also sees the
-    correlation between branches of one ancestor, which the stage-wise one ignores)."""
+    correlation between branches of one ancestor, which the stage-wise one ignores). The
+    spread is estimated from the few batches themselves, so it takes Student's t quantile
+    (batch means: Law & Kelton, Simulation Modeling and Analysis, ch. 9), not the normal one."""
     rates = [r for r, _ in estimates]
     rate = math.fsum(rates) / len(rates)
     if rate <= 0:
         return math.inf, (0.0, math.inf)
     var = math.fsum(r * r * v for r, v in estimates) / len(rates) ** 2
+    quantile = Z
     if len(rates) >= 4:
-        var = max(var, math.fsum((r - rate) ** 2 for r in rates) / (len(rates) - 1) / len(rates))
+        spread = math.fsum((r - rate) ** 2 for r in rates) / (len(rates) - 1) / len(rates)
+        if spread > var:
+            var, quantile = spread, student_t(len(rates) - 1)
     sigma = math.sqrt(math.log1p(var / (rate * rate)))
     mean = 1 / rate
-    return mean, (mean * math.exp(-Z * sigma), mean * math.exp(Z * sigma))
+    return mean, (mean * math.exp(-quantile * sigma), mean * math.exp(quantile * sigma))
 
 
 def estimate(

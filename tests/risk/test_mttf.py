@@ -80,3 +80,20 @@ def test_the_pilot_stops_once_its_count_decides_the_method():
     # It stops at the first run after which half of PILOT can no longer freeze, not later.
     undecided = [k for k, f in enumerate(froze, 1) if f + PILOT - k >= half and f < half]
     assert len(froze) < PILOT and undecided == list(range(1, len(froze)))
+
+
+def test_an_interval_from_the_batches_spread_takes_students_t():
+    from scipy import stats
+
+    from sim.risk.mttf import _interval
+
+    rates = [1.0, 2.0, 3.0, 6.0]
+    mean, (lo, hi) = _interval([(r, 1e-6) for r in rates])  # stage-wise variance negligible
+    spread = sum((r - 3.0) ** 2 for r in rates) / 3 / 4
+    sigma = math.sqrt(math.log1p(spread / 9.0))
+    t = stats.t.ppf(0.975, 3)
+    assert mean == pytest.approx(1 / 3)
+    assert (lo, hi) == pytest.approx((mean * math.exp(-t * sigma), mean * math.exp(t * sigma)))
+    # Below 4 batches, or where the stage-wise variance is the larger, the normal quantile.
+    mean, (lo, _) = _interval([(3.0, 0.5)] * 4)
+    assert lo == pytest.approx(mean * math.exp(-1.959964 * math.sqrt(math.log1p(0.5 / 4))))
