@@ -111,9 +111,10 @@ def risk_interval(run: RiskRun) -> str:
         f"({found.replications:,} episodes, {found.freezes} freezes or freezing branches) and "
         f"reached {run.factor:.2f}x; "
         + (
-            "between the regimes, too rare to watch and too frequent for the splitting's "
-            "levels to pay off, the batches' spread dominates: more batches (budget) or an "
-            "importance function that ranks states by time left in the holds would narrow it."
+            f"at seed {run.seed}, the widest of the seeds; between the regimes, too rare to "
+            "watch and too frequent for the splitting's levels to pay off, the batches' spread "
+            "dominates (each batch's estimate is a product of 8 stages' fractions, and its "
+            "spread is heavy-tailed): more batches (budget) would narrow it."
             if found.method.startswith("splitting")
             else "freezes too rare for the budget's episodes: splitting would be the method."
         )

@@ -197,17 +197,17 @@ def risk_section(runs: list[RiskRun], budget: int) -> Section:
         f"`sim risk --stack modern --rate R` on the seed's pool (5+10), budget {budget:,} "
         f"simulated requests; target: the interval within a factor {FACTOR:g} of the estimate "
         f"each way in under {CPU_TARGET:g} s of CPU on one core (CPU seconds are this "
-        "machine's, at the load it had).",
+        "machine's, at the load it had), at each of the seeds.",
         "",
-        "| MTTF order | rate req/s | MTTF | 95 % interval | reach | method | requests | CPU s | "
-        "met |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| MTTF order | rate req/s | seed | MTTF | 95 % interval | reach | method | requests | "
+        "CPU s | met |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lo, hi = r.found.mttf_ci
         met = r.factor <= FACTOR and r.cpu_s <= CPU_TARGET
         lines.append(
-            f"| {r.label} | {r.rate:g} | {duration(r.found.mttf_s)} | {duration(lo)} to "
+            f"| {r.label} | {r.rate:g} | {r.seed} | {duration(r.found.mttf_s)} | {duration(lo)} to "
             f"{duration(hi)} | {r.factor:.2f}x | {r.found.method.split(' ')[0]} | "
             f"{r.found.requests:,} | {r.cpu_s:.1f} | {'yes' if met else '**no**'} |"
         )

@@ -22,12 +22,16 @@ SEED_POOL = Scenario.create(stack="modern", client="external")
 # Rate per MTTF order: (label, req/s).
 RATES = (("~1 min", 55.0), ("~1 h", 37.0), ("~1 day", 29.0), ("~1 year", 21.0))
 CPU_TARGET = 30.0  # seconds of CPU on one core, the issue's budget for any MTTF up to a year
+# Seeds per order: one seed's interval is one draw from a heavy-tailed spread (the splitting's
+# batch estimates at ~1 day range over a factor 50), so the target is judged on the widest.
+SEEDS = 3
 
 
 @dataclass(frozen=True)
 class RiskRun:
     label: str
     rate: float
+    seed: int
     found: MTTF
     cpu_s: float
 
@@ -41,26 +45,39 @@ class RiskRun:
         return max(mean / lo, hi / mean)
 
 
-def risk_runs(rates: tuple[tuple[str, float], ...] = RATES, budget: int = BUDGET) -> list[RiskRun]:
+def risk_runs(
+    rates: tuple[tuple[str, float], ...] = RATES, budget: int = BUDGET, seeds: int = SEEDS
+) -> list[RiskRun]:
     runs = []
     for label, rate in rates:
-        start = time.process_time()
-        found = estimate(SEED_POOL, rate, budget=budget)
-        runs.append(RiskRun(label, rate, found, time.process_time() - start))
+        for seed in range(SEED_POOL.seed, SEED_POOL.seed + seeds):
+            start = time.process_time()
+            found = estimate(SEED_POOL.replace(seed=seed), rate, budget=budget)
+            runs.append(RiskRun(label, rate, seed, found, time.process_time() - start))
     return runs
 
 
+def widest(runs: list[RiskRun]) -> list[RiskRun]:
+    """Per MTTF order, the seed whose interval reaches furthest: what the target is judged on."""
+    by_order: dict[str, RiskRun] = {}
+    for r in runs:
+        if r.label not in by_order or r.factor > by_order[r.label].factor:
+            by_order[r.label] = r
+    return list(by_order.values())
+
+
 def interval_figures(runs: list[RiskRun]) -> list[Figure]:
-    """Per MTTF order: the interval's reach against the wanted factor (machine-independent)."""
+    """Per MTTF order: the widest interval's reach over the seeds against the wanted factor
+    (machine-independent)."""
     return [
         Figure(
             name=f"sim risk interval, MTTF {r.label}",
             value=r.factor,
             reference=FACTOR,
             unit="x",
-            reference_name=f"factor {FACTOR:g} each way",
+            reference_name=f"factor {FACTOR:g} each way, the widest of {SEEDS} seeds",
             target=1.0,
             direction="max",
         )
-        for r in runs
+        for r in widest(runs)
     ]

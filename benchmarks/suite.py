@@ -18,7 +18,7 @@ from benchmarks.report import (
     scaling_section,
     throughput_section,
 )
-from benchmarks.risk import interval_figures, risk_runs
+from benchmarks.risk import interval_figures, risk_runs, widest
 from benchmarks.sweep import dask_cluster, memory, scaling, startup
 from sim.risk.mttf import BUDGET
 from sim.sweep import DEFAULT_GRID, Grid
@@ -96,7 +96,7 @@ def run(size: Size, command: str) -> Results:
             g.figure.name: gaps.growth_slope(g),
             **{
                 f.name: gaps.risk_interval(run)
-                for f, run in zip(interval_figures(r), r, strict=True)
+                for f, run in zip(interval_figures(r), widest(r), strict=True)
             },
         },
     )
