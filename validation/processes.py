@@ -13,6 +13,7 @@ model's many-seed 5-95 % range. Imports the model, as compare does.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,19 +34,33 @@ METRICS = {
     "server_errors": "5xx",
     "refused": "connects PostgreSQL refused",
     "longest_block": "longest loop block of any process, s",
+    "last_in_pool": "busier process: request pool_size + max_overflow reaches the endpoint, s "
+    "(not judged)",
+    "first_return": "busier process: its first 200 sent, s (not judged)",
 }
+# Why the 5xx and blocks differ: whether the busier process's first holders return before its
+# pool's last connection is checked out. Shown beside the judged metrics, never judged.
+SHOWN = ("last_in_pool", "first_return")
 
 
 def outcome(result: Result) -> dict[str, float]:
-    """One run's numbers: how lopsided the split was, the 500s, the refusals, the worst block."""
+    """One run's numbers: how lopsided the split was, the 500s, the refusals, the worst block,
+    and when the busier process filled its pool against when its first holder returned."""
     service = result.service or {}
-    counts = [len(p["requests"]) for p in service.get("processes", [])] or [len(result.requests)]
+    reads = [p["requests"] for p in service.get("processes", [])] or [range(len(result.requests))]
+    counts = [len(r) for r in reads]
     blocks = [b - a for a, b in result.loop_blocked]
+    busier = [result.requests[i] for i in max(reads, key=len)]
+    handled = sorted(r.handled_at for r in busier if r.handled_at is not None)
+    returns = [r.completed_at for r in busier if r.status == 200 and r.completed_at is not None]
+    capacity = result.params["pool_size"] + result.params["max_overflow"]
     return {
         "busier_share": max(counts) / max(1, sum(counts)),
         "server_errors": float(result.summary.server_errors),
         "refused": float(service.get("refused_connections") or 0),
         "longest_block": max(blocks, default=0.0),
+        "last_in_pool": handled[min(capacity, len(handled)) - 1] if handled else math.nan,
+        "first_return": min(returns, default=math.nan),
     }
 
 
@@ -59,13 +74,19 @@ class Spread:
         return f"{self.low:.3g} / {self.median:.3g} / {self.high:.3g}"
 
 
+def _known(values: Sequence[float]) -> list[float]:
+    """NaN, a metric a run did not have (no 200 in its busier process), counts for neither."""
+    return [v for v in values if not math.isnan(v)] or [math.nan]
+
+
 def spread(values: Sequence[float]) -> Spread:
+    values = _known(values)
     return Spread(min(values), statistics.median(values), max(values))
 
 
 def quantiles(values: Sequence[float]) -> Spread:
     """The 5, 50 and 95 % points (nearest rank) of the model's many seeds."""
-    ordered = sorted(values)
+    ordered = sorted(_known(values))
 
     def at(q: float) -> float:
         return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -91,7 +112,8 @@ class ProcessRow:
         return tuple(
             m
             for m, s in self.measured.items()
-            if not self.many[m].low - 1e-9 <= s.median <= self.many[m].high + 1e-9
+            if m not in SHOWN
+            and not self.many[m].low - 1e-9 <= s.median <= self.many[m].high + 1e-9
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,6 +234,6 @@ def processes_table(rows: Sequence[ProcessRow]) -> list[str]:
                 f"| {label} | {row.measured[metric].text()} | {row.paired[metric].text()} "
                 f"| {row.many[metric].text()} "
                 f"| {' / '.join(f'{x:.1f}' for x in row.loadavg) if first else ''} "
-                f"| {('no' if metric in row.misses else 'yes')} |"
+                f"| {'' if metric in SHOWN else ('no' if metric in row.misses else 'yes')} |"
             )
     return [*lines, ""]
