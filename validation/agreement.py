@@ -125,6 +125,7 @@ class Row:
     note: str = ""
     steady: bool = False
     at_zero: tuple[Check, ...] = ()
+    hold_out: bool = False  # measured, never tuned on
 
     @property
     def ok(self) -> bool:

@@ -193,8 +193,9 @@ STEADY_CASES: tuple[Case, ...] = (
     ),
     _case(
         "steady-above-uvloop",
-        "steady-above on uvloop (hold-out: measured, never tuned on)",
+        "steady-above on uvloop",
         stacks=("modern",),
+        hold_out=True,
         loop="uvloop",
         **STEADY,
         arrival="poisson:4",

@@ -131,7 +131,16 @@ def compare_stack(
             measured=None, predicted=None, found=(), note="", at_zero=(), case=case, steady=steady
         ) -> Row:
             return Row(
-                stack, case.name, case.what, measured, predicted, found, note, steady, at_zero
+                stack,
+                case.name,
+                case.what,
+                measured,
+                predicted,
+                found,
+                note,
+                steady,
+                at_zero,
+                case.hold_out,
             )
 
         if case.name in remeasure or not path.exists():

@@ -27,15 +27,18 @@ class Count:
 
 
 def agreement_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, Count]:
-    """Counts over REPORT.json rows: every case, bursts, steady traffic, and bursts judged on
-    the model run with the burst at t=0 instead of the measured send times."""
+    """Counts over REPORT.json rows: every case, bursts, steady traffic, the hold-outs (never
+    tuned on), and bursts judged on the model run with the burst at t=0 instead of the measured
+    send times."""
     rows = list(rows)
     bursts = [r for r in rows if not r["steady"]]
     steady = [r for r in rows if r["steady"]]
+    held = [r for r in rows if r.get("hold_out")]
     return {
         "all": Count(sum(bool(r["agree"]) for r in rows), len(rows)),
         "bursts": Count(sum(bool(r["agree"]) for r in bursts), len(bursts)),
         "steady": Count(sum(bool(r["agree"]) for r in steady), len(steady)),
+        "hold-outs": Count(sum(bool(r["agree"]) for r in held), len(held)),
         "bursts-at-zero": Count(sum(bool(r["agree_at_zero"]) for r in bursts), len(bursts)),
     }
 

@@ -53,6 +53,10 @@ def _mae(row: Row) -> str:
     return _fmt(check.measured) + ("" if check.ok else " ✗")
 
 
+def _case(row: Row) -> str:
+    return f"{row.case} (hold-out)" if row.hold_out else row.case
+
+
 def _verdict(row: Row) -> str:
     return ("yes" if row.ok else "**no**") if row.checks else f"n/a: {row.note}"
 
@@ -89,7 +93,8 @@ def render_markdown(
         "",
         f"**{counts['all']} case runs agree**: {counts['bursts']} bursts, "
         f"{counts['steady']} under steady traffic; with the burst at t=0, "
-        f"{counts['bursts-at-zero']} bursts.",
+        f"{counts['bursts-at-zero']} bursts. On the hold-outs (marked so: measured, never tuned "
+        f"on), {counts['hold-outs']}.",
         "",
     ]
     for stack, reason in skipped.items():
@@ -110,7 +115,7 @@ def render_markdown(
         for r in stack_rows:
             cells = [pair_cell(r, m) for m in COLUMNS]
             lines.append(
-                f"| {r.case} | {r.what} | "
+                f"| {_case(r)} | {r.what} | "
                 + " | ".join(cells)
                 + f" | {_mae(r)} | {_verdict(r)} | {_at_zero(r)} |"
             )
@@ -149,7 +154,7 @@ def _steady_table(rows: Sequence[Row]) -> list[str]:
         cells = [pair_cell(r, m) for m in STEADY_COLUMNS]
         load = r.measured.params.get("harness", {}).get("loadavg") if r.measured else None
         lines.append(
-            f"| {r.stack} | {r.case} | {r.what} | "
+            f"| {r.stack} | {_case(r)} | {r.what} | "
             + " | ".join(cells)
             + f" | {_fmt(load)} | {_verdict(r)} |"
         )
@@ -366,6 +371,7 @@ def _record(r: Row) -> dict[str, Any]:
         "agree": r.ok,
         "agree_at_zero": r.ok_at_zero,
         "steady": r.steady,
+        "hold_out": r.hold_out,
         "note": r.note,
         "checks": [asdict(c) for c in r.checks],
         "checks_at_zero": [asdict(c) for c in r.at_zero],

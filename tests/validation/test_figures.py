@@ -17,16 +17,22 @@ TYPED_COUNT = re.compile(r"\b\d+ of (the )?\d+\b")
 FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
-def _row(agree, steady=False, at_zero=None):
-    return {"agree": agree, "steady": steady, "agree_at_zero": at_zero}
+def _row(agree, steady=False, at_zero=None, hold_out=False):
+    return {"agree": agree, "steady": steady, "agree_at_zero": at_zero, "hold_out": hold_out}
 
 
-def test_counts_cover_every_row_bursts_and_steady_apart():
-    rows = [_row(True, at_zero=False), _row(False, at_zero=False), _row(True, steady=True)]
+def test_counts_cover_every_row_bursts_steady_and_hold_outs_apart():
+    rows = [
+        _row(True, at_zero=False),
+        _row(False, at_zero=False, hold_out=True),
+        _row(True, steady=True, hold_out=True),
+        _row(True, steady=True, hold_out=True),
+    ]
     assert agreement_counts(rows) == {
-        "all": Count(2, 3),
+        "all": Count(3, 4),
         "bursts": Count(1, 2),
-        "steady": Count(1, 1),
+        "steady": Count(2, 2),
+        "hold-outs": Count(2, 3),
         "bursts-at-zero": Count(0, 2),
     }
 
