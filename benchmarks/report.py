@@ -9,7 +9,7 @@ from benchmarks.analytic import FastPath
 from benchmarks.figures import Figure
 from benchmarks.machine import Machine
 from benchmarks.model import Growth, Profile, Throughput
-from benchmarks.risk import CPU_TARGET, RiskRun
+from benchmarks.risk import CPU_TARGET, CrossCheck, RiskRun
 from benchmarks.sweep import Memory, Scaling
 from sim.risk.mttf import FACTOR
 
@@ -190,7 +190,7 @@ def fast_path_section(f: FastPath) -> Section:
     return Section("5. Analytic fast path", tuple(lines))
 
 
-def risk_section(runs: list[RiskRun], budget: int) -> Section:
+def risk_section(runs: list[RiskRun], budget: int, check: CrossCheck | None) -> Section:
     from sim.risk.text import duration
 
     lines = [
@@ -211,4 +211,16 @@ def risk_section(runs: list[RiskRun], budget: int) -> Section:
             f"{duration(hi)} | {r.factor:.2f}x | {r.found.method.split(' ')[0]} | "
             f"{r.found.requests:,} | {r.cpu_s:.1f} | {'yes' if met else '**no**'} |"
         )
+    if check is not None:
+        d, s = check.direct, check.split
+        lines += [
+            "",
+            f"Splitting against brute force on the same pool at {check.rate:g} req/s: "
+            f"{d.replications} episodes, each run to its first freeze ({d.requests:,} requests, "
+            f"{check.cpu_s:.0f} s of CPU), give an MTTF of {duration(d.mttf_s)} "
+            f"({duration(d.mttf_ci[0])} to {duration(d.mttf_ci[1])}); splitting at seed "
+            f"{runs[0].seed} gave {duration(s.mttf_s)} ({duration(s.mttf_ci[0])} to "
+            f"{duration(s.mttf_ci[1])}): the intervals "
+            + ("overlap." if check.overlap else "**do not overlap**."),
+        ]
     return Section("6. Mean time to the first freeze: `sim risk`", tuple(lines))

@@ -9,11 +9,12 @@ where it did land).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 from benchmarks.figures import Figure
-from sim.risk.mttf import BUDGET, FACTOR, MTTF, estimate
+from sim.risk.mttf import BUDGET, FACTOR, MTTF, estimate, replications
 from sim.scenario import Scenario
 
 # Today's stack, the seed's endpoint and pool (5+10), an external client: `sim risk --stack
@@ -25,6 +26,10 @@ CPU_TARGET = 30.0  # seconds of CPU on one core, the issue's budget for any MTTF
 # Seeds per order: one seed's interval is one draw from a heavy-tailed spread (the splitting's
 # batch estimates at ~1 day range over a factor 50), so the target is judged on the widest.
 SEEDS = 3
+# Splitting against brute force on the seed pool, at the order where brute force still pays:
+# episodes each run to its first freeze (the "replications" estimator, no horizon in reach).
+CROSS_CHECK = ("~1 h", 37.0)
+CROSS_EPISODES = 20
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,27 @@ def interval_figures(runs: list[RiskRun]) -> list[Figure]:
         )
         for r in widest(runs)
     ]
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    rate: float
+    direct: MTTF
+    split: MTTF
+    cpu_s: float  # the brute force's
+
+    @property
+    def overlap(self) -> bool:
+        (a, b), (c, d) = self.direct.mttf_ci, self.split.mttf_ci
+        return a <= (math.inf if d is None else d) and c <= (math.inf if b is None else b)
+
+
+def cross_check(runs: list[RiskRun], episodes: int = CROSS_EPISODES) -> CrossCheck | None:
+    """Brute force at CROSS_CHECK's rate beside the splitting run of the first seed there."""
+    label, rate = CROSS_CHECK
+    split = next((r.found for r in runs if r.label == label and r.seed == SEED_POOL.seed), None)
+    if split is None:
+        return None
+    start = time.process_time()
+    direct = replications(SEED_POOL, rate, runs=episodes, horizon=math.inf, budget=10**12)
+    return CrossCheck(rate, direct, split, time.process_time() - start)

@@ -18,7 +18,7 @@ from benchmarks.report import (
     scaling_section,
     throughput_section,
 )
-from benchmarks.risk import interval_figures, risk_runs, widest
+from benchmarks.risk import CROSS_EPISODES, cross_check, interval_figures, risk_runs, widest
 from benchmarks.sweep import dask_cluster, memory, scaling, startup
 from sim.risk.mttf import BUDGET
 from sim.sweep import DEFAULT_GRID, Grid
@@ -34,6 +34,7 @@ class Size:
     grid: Grid
     memory: tuple[int, int]
     risk_budget: int
+    cross_episodes: int
 
 
 FULL = Size(
@@ -43,6 +44,7 @@ FULL = Size(
     grid=DEFAULT_GRID,
     memory=(1_000, 100_000),
     risk_budget=BUDGET,
+    cross_episodes=CROSS_EPISODES,
 )
 QUICK = Size(
     requests=2_000,
@@ -51,6 +53,7 @@ QUICK = Size(
     grid=DEFAULT_GRID.override({"pool_size": "1:10", "requests": "1:30"}),
     memory=(1_000, 10_000),
     risk_budget=BUDGET // 10,
+    cross_episodes=3,
 )
 
 
@@ -65,6 +68,7 @@ def run(size: Size, command: str) -> Results:
     m = memory(*size.memory)
     f = fast_path(size.grid, size.repeat)
     r = risk_runs(budget=size.risk_budget)
+    check = cross_check(r, episodes=size.cross_episodes)
     return Results(
         machine=machine,
         command=command,
@@ -87,7 +91,7 @@ def run(size: Size, command: str) -> Results:
             growth_section(g),
             memory_section(m),
             fast_path_section(f),
-            risk_section(r, size.risk_budget),
+            risk_section(r, size.risk_budget, check),
         ),
         gaps={
             t.requests.name: gaps.model_speed(t),

@@ -51,3 +51,8 @@ def exponential_mean(exposure: float, events: int) -> tuple[float, tuple[float, 
     lower = 2 * exposure / float(stats.chi2.ppf(1 - alpha / 2, 2 * events + 2))
     upper = 2 * exposure / float(stats.chi2.ppf(alpha / 2, 2 * events)) if events else math.inf
     return (exposure / events if events else math.inf, (lower, upper))
+
+
+def poisson_upper(count: int) -> float:
+    """The exact upper LEVEL bound on a Poisson mean from one `count` (Garwood's chi-square)."""
+    return float(stats.chi2.ppf(0.5 + LEVEL / 2, 2 * count + 2)) / 2

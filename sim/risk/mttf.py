@@ -31,7 +31,14 @@ from scipy import special
 
 from sim.queueing import hold_time
 from sim.risk.episodes import Episode, poisson, replay, run_episode
-from sim.risk.intervals import Z, exponential_mean, mean_interval, student_t, wilson
+from sim.risk.intervals import (
+    Z,
+    exponential_mean,
+    mean_interval,
+    poisson_upper,
+    student_t,
+    wilson,
+)
 from sim.risk.text import duration
 from sim.scenario import Scenario
 
@@ -171,7 +178,8 @@ Entrance = tuple[tuple[float, ...], float]  # the sends that lead to a state, an
 
 class _OutOfBudget(Exception):
     """The budget ran out inside a batch: the batch is dropped, an upper bound on its rate
-    of freezes kept (the stages run so far, the one cut short at its Wilson upper bound)."""
+    of freezes kept: the excursions' rate at its Poisson upper bound times every stage run so
+    far, the one cut short included, at its Wilson upper bound (the stages not reached at 1)."""
 
     def __init__(self, bound: float) -> None:
         self.bound = bound
@@ -270,7 +278,8 @@ class _Batch:
         self, states: list[Entrance], target: float | None, rate: float
     ) -> tuple[float, int, list]:
         """(P(next level | a state of `states`), trials, the next level's entrance states);
-        `rate`, the freezes per second so far, bounds the batch if the budget runs out."""
+        `rate`, an upper bound on the freezes per second so far, bounds the batch if the budget
+        runs out."""
         hits: list[Entrance] = []
         trials = 0
         while len(hits) < HITS:
@@ -306,12 +315,14 @@ class _Batch:
         Poisson, each stage's as if independent (Finney 1949: p(1-p)/(N-2) for inverse
         sampling)."""
         seconds, start, states, excursions = self.base(ladder)
-        if not states:  # not one excursion reached the start level: at most ~3 per base run
-            raise _OutOfBudget(3 / seconds)
+        upper = poisson_upper(len(states)) / seconds
+        if not states:  # not one excursion reached the start level
+            raise _OutOfBudget(upper)
         rate, relvar = excursions, 1 + 1 / len(states)
         for target in [*(level for level in ladder if level > start), None]:
-            step, trials, states = self.stage(states, target, rate)
+            step, trials, states = self.stage(states, target, upper)
             rate *= step
+            upper *= wilson(HITS, trials)[1]
             if step < 1:
                 relvar *= 1 + (1 - step) / (step * (trials - 2))
         return rate, relvar - 1
